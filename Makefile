@@ -1,0 +1,36 @@
+# noisefleet: `make demo` runs the system on embedded defaults, `make test` runs every check.
+.PHONY: setup demo test lint typecheck imports pytest bench lock clean
+
+VENV := .venv
+BIN := $(VENV)/bin
+export OPENBLAS_NUM_THREADS ?= 1
+
+setup:
+	scripts/setup.sh
+
+demo: setup
+	$(BIN)/noisefleet-edge demo --output-dir demo-output
+
+test: setup lint typecheck imports pytest
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+imports:
+	$(BIN)/lint-imports
+
+pytest:
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/python bench/bench_meter.py
+
+lock:
+	uv lock
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache .hypothesis

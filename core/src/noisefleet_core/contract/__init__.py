@@ -1,0 +1,1 @@
+"""The wire contract shared by edge, server and tests: record names, units and time format."""

@@ -1,0 +1,1 @@
+"""noisefleet dashboard: Streamlit pages for operators (built by a later issue)."""

@@ -1,0 +1,1 @@
+"""noisefleet edge agent: the sound level meter for recordings and live microphones."""

@@ -1,0 +1,326 @@
+"""The ``noisefleet-edge`` command: measure recordings, calibrate, run a live meter, demo.
+
+Subcommands:
+- ``analyze PATH...``: level records per interval for each recording (jsonl, csv or table);
+- ``calibrate RECORDING``: the calibration offset from a calibrator recording;
+- ``levels --live``: a live meter from a microphone;
+- ``demo``: generates a calibrator recording and a street recording, calibrates, analyzes.
+
+Every failure is one line on stderr starting with ``noisefleet-edge: error:``; exit status 0
+when everything was measured, 1 when some input could not be, 2 for a wrong command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TextIO
+
+from noisefleet_core.acoustics.calibration import (
+    DEFAULT_MAX_FLUCTUATION_DB,
+    CalibrationError,
+    analyze_calibrator_recording,
+    offset_from_sensitivity,
+)
+from noisefleet_core.acoustics.meter import (
+    LevelRecord,
+    MeterConfigError,
+    MeterSettings,
+    SoundLevelMeter,
+)
+from noisefleet_core.acoustics.weighting import WeightingDesignError
+from noisefleet_core.contract.levels import TimestampError, level_record_to_wire, parse_timestamp
+from noisefleet_edge.audio_files import (
+    AudioInputError,
+    Recording,
+    check_channel,
+    open_recording,
+    read_blocks,
+    read_channel,
+)
+from noisefleet_edge.live import CaptureStats, LiveInputError, list_input_devices
+from noisefleet_edge.output import FORMATS, RecordWriter, make_writer
+
+PROG = "noisefleet-edge"
+
+
+class CommandError(Exception):
+    """A failure to report as one line (exit status 1)."""
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+
+
+def _warn(message: str) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    return value
+
+
+def _add_calibration_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--calibration-offset-db",
+        type=float,
+        metavar="O",
+        help="dB SPL = dBFS + O (dBFS per AES17: a full-scale sine reads 0 dBFS)",
+    )
+    group.add_argument(
+        "--sensitivity-dbfs",
+        type=float,
+        metavar="S",
+        help="a 94 dB SPL 1 kHz tone reads S dBFS (e.g. -26 for many MEMS mics); O = 94 - S",
+    )
+
+
+def _calibration(args: argparse.Namespace) -> tuple[float, bool]:
+    if args.calibration_offset_db is not None:
+        return float(args.calibration_offset_db), True
+    if args.sensitivity_dbfs is not None:
+        return offset_from_sensitivity(float(args.sensitivity_dbfs)), True
+    return 0.0, False
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="noisefleet edge: a calibrated class 1 sound level meter"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    analyze = commands.add_parser(
+        "analyze", help="measure recordings: LAeq, LAFmax, percentiles... per interval"
+    )
+    analyze.add_argument("paths", nargs="+", metavar="PATH", help="WAV, FLAC or OGG recordings")
+    analyze.add_argument(
+        "--interval-s",
+        type=_seconds,
+        default=1.0,
+        help="reporting interval in seconds, 0.1 to 3600 (default 1)",
+    )
+    _add_calibration_options(analyze)
+    analyze.add_argument(
+        "--start-time",
+        metavar="RFC3339",
+        help="time of the first sample (default: file modification time minus its duration)",
+    )
+    analyze.add_argument("--channel", type=int, default=0, help="channel to measure (default 0)")
+    analyze.add_argument("--format", choices=FORMATS, default="jsonl")
+
+    calibrate = commands.add_parser(
+        "calibrate", help="derive the calibration offset from a calibrator recording"
+    )
+    calibrate.add_argument("recording", metavar="RECORDING")
+    calibrate.add_argument(
+        "--reference-db", type=float, default=94.0, help="calibrator level in dB SPL (94)"
+    )
+    calibrate.add_argument(
+        "--tone-hz", type=float, default=1000.0, help="calibrator frequency (1000)"
+    )
+    calibrate.add_argument("--channel", type=int, default=0)
+    calibrate.add_argument(
+        "--max-fluctuation-db",
+        type=float,
+        default=DEFAULT_MAX_FLUCTUATION_DB,
+        help="warn when the tone level varies more than this (default %(default)s dB)",
+    )
+
+    levels = commands.add_parser("levels", help="a live meter from a microphone")
+    levels.add_argument("--live", action="store_true", help="measure the microphone live")
+    levels.add_argument("--list-devices", action="store_true", help="list input devices")
+    levels.add_argument("--device", help="input device index or name (default: system default)")
+    levels.add_argument("--sample-rate", type=int, default=48000, help="Hz (default 48000)")
+    levels.add_argument("--channel", type=int, default=0)
+    levels.add_argument("--interval-s", type=_seconds, default=1.0)
+    levels.add_argument("--duration-s", type=float, help="stop after this many seconds")
+    levels.add_argument("--format", choices=FORMATS, default="table")
+    _add_calibration_options(levels)
+
+    demo = commands.add_parser(
+        "demo", help="calibrate and measure generated recordings (no hardware needed)"
+    )
+    demo.add_argument(
+        "--output-dir", default="demo-output", help="where the generated recordings go"
+    )
+    return parser
+
+
+def _start_time(recording: Recording, start_time: datetime | None) -> datetime:
+    if start_time is not None:
+        return start_time
+    modified = datetime.fromtimestamp(recording.path.stat().st_mtime, tz=UTC)
+    return modified - timedelta(seconds=recording.duration_s)
+
+
+def measure_recording(
+    recording: Recording,
+    settings: MeterSettings,
+    channel: int,
+    start_time: datetime,
+    writer: RecordWriter,
+) -> int:
+    """Measure one recording and write its records; return how many were written."""
+    meter = SoundLevelMeter(settings)
+    source = str(recording.path)
+    written = 0
+
+    def emit(records: Iterable[LevelRecord]) -> None:
+        nonlocal written
+        for record in records:
+            writer.write(level_record_to_wire(record, start_time, source, channel))
+            written += 1
+
+    try:
+        for block in read_blocks(recording, channel):
+            emit(meter.process(block))
+    finally:
+        last = meter.flush()
+        if last is not None:
+            emit([last])
+    return written
+
+
+def run_analyze(args: argparse.Namespace, out: TextIO) -> int:
+    offset, calibrated = _calibration(args)
+    start_time = None
+    if args.start_time is not None:
+        try:
+            start_time = parse_timestamp(args.start_time)
+        except TimestampError as error:
+            raise CommandError(f"--start-time: {error}") from error
+    writer = make_writer(args.format, out)
+    failures = 0
+    for path in args.paths:
+        try:
+            recording = open_recording(path)
+            check_channel(recording, args.channel)
+            settings = MeterSettings(
+                sample_rate_hz=recording.sample_rate_hz,
+                interval_s=args.interval_s,
+                calibration_offset_db=offset,
+                calibrated=calibrated,
+                clip_level=recording.clip_level,
+            )
+            if recording.truncated_note:
+                _warn(recording.truncated_note)
+            measure_recording(
+                recording, settings, args.channel, _start_time(recording, start_time), writer
+            )
+        except MeterConfigError as error:
+            raise CommandError(str(error)) from error
+        except (AudioInputError, WeightingDesignError) as error:
+            _error(str(error) if isinstance(error, AudioInputError) else f"{path}: {error}")
+            failures += 1
+    if not calibrated and args.format != "jsonl":
+        _warn(
+            "no calibration given: levels are dBFS (use --calibration-offset-db or "
+            "--sensitivity-dbfs for dB SPL)"
+        )
+    return 1 if failures else 0
+
+
+def run_calibrate(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        recording = open_recording(args.recording)
+        samples = read_channel(recording, args.channel)
+        result = analyze_calibrator_recording(
+            samples,
+            recording.sample_rate_hz,
+            reference_db=args.reference_db,
+            nominal_tone_hz=args.tone_hz,
+            max_fluctuation_db=args.max_fluctuation_db,
+        )
+    except (AudioInputError, CalibrationError) as error:
+        raise CommandError(str(error)) from error
+    out.write(
+        f"calibration offset: {result.offset_db:.2f} dB  (dB SPL = dBFS + {result.offset_db:.2f})\n"
+        f"sensitivity:        {result.sensitivity_dbfs:.2f} dBFS at 94 dB SPL\n"
+        f"tone:               {result.tone_hz:.1f} Hz at {result.tone_dbfs:.2f} dBFS, "
+        f"reference {result.reference_db:g} dB SPL\n"
+        f"signal to noise:    {result.snr_db:.1f} dB\n"
+        f"fluctuation:        {result.fluctuation_db:.3f} dB over {result.used_s:.1f} s of steady tone\n"
+        f"use:                --calibration-offset-db {result.offset_db:.2f}\n"
+    )
+    for warning in result.warnings:
+        _warn(warning)
+    return 0
+
+
+def run_levels(args: argparse.Namespace, out: TextIO) -> int:
+    from noisefleet_edge.live import microphone_blocks  # noqa: PLC0415
+
+    try:
+        if args.list_devices:
+            devices = list_input_devices()
+            out.write("\n".join(devices) + "\n" if devices else "no input devices found\n")
+            return 0
+        if not args.live:
+            raise CommandError("say --live to measure the microphone, or --list-devices")
+        offset, calibrated = _calibration(args)
+        settings = MeterSettings(
+            sample_rate_hz=args.sample_rate,
+            interval_s=args.interval_s,
+            calibration_offset_db=offset,
+            calibrated=calibrated,
+        )
+        device: str | int | None = args.device
+        if isinstance(device, str) and device.isdigit():
+            device = int(device)
+        meter = SoundLevelMeter(settings)
+        writer = make_writer(args.format, out)
+        stats = CaptureStats()
+        started = datetime.now(tz=UTC)
+        limit = None if args.duration_s is None else round(args.duration_s * args.sample_rate)
+        block_s = min(0.1, args.interval_s)
+        with microphone_blocks(device, args.sample_rate, block_s, args.channel, stats) as blocks:
+            for block in blocks:
+                if limit is not None:
+                    block = block[: max(0, limit - meter.position)]
+                for record in meter.process(block):
+                    writer.write(level_record_to_wire(record, started, "live", args.channel))
+                if limit is not None and meter.position >= limit:
+                    break
+        if stats.overflows:
+            _warn(f"the input overflowed {stats.overflows} time(s): audio was lost")
+    except (LiveInputError, MeterConfigError, WeightingDesignError) as error:
+        raise CommandError(str(error)) from error
+    return 0
+
+
+def run_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from noisefleet_edge.demo import run as demo_run  # noqa: PLC0415
+
+    return demo_run(Path(args.output_dir), out)
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    stream = out if out is not None else sys.stdout
+    args = build_parser().parse_args(argv)
+    handlers = {
+        "analyze": run_analyze,
+        "calibrate": run_calibrate,
+        "levels": run_levels,
+        "demo": run_demo,
+    }
+    try:
+        return handlers[args.command](args, stream)
+    except CommandError as error:
+        _error(str(error))
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # Output piped into a command that stopped reading (e.g. head): not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0

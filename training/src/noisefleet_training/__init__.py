@@ -1,0 +1,1 @@
+"""noisefleet training: classifier training and export (built by the classifier issue)."""
