@@ -29,8 +29,11 @@ pytest:
 bench: setup
 	$(BIN)/python bench/bench_meter.py
 
+# One lock for the workspace, and the edge's own hashed requirements for gateways.
 lock:
 	uv lock
+	uv export --package noisefleet-edge --no-dev --no-emit-workspace --frozen --quiet \
+		-o edge/requirements.lock
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache .hypothesis
