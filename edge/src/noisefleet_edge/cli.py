@@ -248,7 +248,8 @@ def run_calibrate(args: argparse.Namespace, out: TextIO) -> int:
         f"tone:               {result.tone_hz:.1f} Hz at {result.tone_dbfs:.2f} dBFS, "
         f"reference {result.reference_db:g} dB SPL\n"
         f"signal to noise:    {result.snr_db:.1f} dB\n"
-        f"fluctuation:        {result.fluctuation_db:.3f} dB over {result.used_s:.1f} s of steady tone\n"
+        f"fluctuation:        {result.fluctuation_db:.3f} dB over {result.used_s:.1f} s "
+        "of steady tone\n"
         f"use:                --calibration-offset-db {result.offset_db:.2f}\n"
     )
     for warning in result.warnings:
@@ -283,9 +284,8 @@ def run_levels(args: argparse.Namespace, out: TextIO) -> int:
         limit = None if args.duration_s is None else round(args.duration_s * args.sample_rate)
         block_s = min(0.1, args.interval_s)
         with microphone_blocks(device, args.sample_rate, block_s, args.channel, stats) as blocks:
-            for block in blocks:
-                if limit is not None:
-                    block = block[: max(0, limit - meter.position)]
+            for captured in blocks:
+                block = captured if limit is None else captured[: max(0, limit - meter.position)]
                 for record in meter.process(block):
                     writer.write(level_record_to_wire(record, started, "live", args.channel))
                 if limit is not None and meter.position >= limit:

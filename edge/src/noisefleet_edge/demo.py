@@ -66,7 +66,6 @@ def calibrator_recording(rng: np.random.Generator) -> FloatArray:
 def street_recording(rng: np.random.Generator, seconds: int = 60) -> FloatArray:
     fs = SAMPLE_RATE_HZ
     n = seconds * fs
-    t = np.arange(n) / fs
     x = _scale_to(_pink_noise(n, rng), 52.0)  # distant traffic
 
     def place(start_s: float, sound: FloatArray) -> None:
