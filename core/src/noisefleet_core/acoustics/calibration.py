@@ -81,7 +81,9 @@ def _frame_powers(x: FloatArray, fs: int, tone_hz: float) -> tuple[FloatArray, F
     freqs = np.fft.rfftfreq(n, 1.0 / fs)
     band = np.abs(freqs - tone_hz) <= BAND_HALF_WIDTH_HZ
     tone = spectrum[:, band].sum(axis=1) * scale
-    total = np.mean(frames * frames, axis=1)
+    # "Everything else" near the tone: mains hum (50/60 Hz and low harmonics) and handling
+    # rumble below half the tone frequency are not noise the tone has to beat.
+    total = spectrum[:, freqs >= 0.5 * tone_hz].sum(axis=1) * scale
     return tone, total
 
 

@@ -148,7 +148,7 @@ def _period_bounds(day: date, periods: DenPeriods) -> list[tuple[str, datetime, 
         extra, hour = divmod(hour, 24)
         # fold=0 and normalisation through UTC give the real instant even on DST days.
         local = datetime.combine(d + timedelta(days=extra), time(hour), tzinfo=zone)
-        return local.astimezone(ZoneInfo("UTC")).astimezone(zone)
+        return local.astimezone(ZoneInfo("UTC"))
 
     night_hour = periods.night_start_hour
     if night_hour < periods.evening_start_hour:
@@ -178,18 +178,22 @@ def den_levels(intervals: Iterable[LevelInterval], periods: DenPeriods) -> list[
     for interval in intervals:
         if interval.start.tzinfo is None or interval.end.tzinfo is None:
             raise CombineError("interval times must be timezone-aware")
-        if interval.end <= interval.start or not math.isfinite(interval.leq_db):
+        # Compare and subtract in UTC: Python ignores UTC offsets (and fold) between two
+        # datetimes that share a tzinfo, which gives wall-clock, not elapsed, time on DST days.
+        start = interval.start.astimezone(ZoneInfo("UTC"))
+        end = interval.end.astimezone(ZoneInfo("UTC"))
+        if end <= start or not math.isfinite(interval.leq_db):
             continue
-        day = _den_day_of(interval.start, periods)
+        day = _den_day_of(start, periods)
         while True:
             bounds = _period_bounds(day, periods)
             for name, lo, hi in bounds:
-                overlap = (min(hi, interval.end) - max(lo, interval.start)).total_seconds()
+                overlap = (min(hi, end) - max(lo, start)).total_seconds()
                 if overlap > 0:
                     slot = sums.setdefault(day, {}).setdefault(name, [0.0, 0.0])
                     slot[0] += overlap * energy(interval.leq_db)
                     slot[1] += overlap
-            if interval.end <= bounds[-1][2]:
+            if end <= bounds[-1][2]:
                 break
             day += timedelta(days=1)
 

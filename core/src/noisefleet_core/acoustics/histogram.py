@@ -3,7 +3,9 @@
 Percentile levels (LAF10, LAF50, ...) of a long period cannot be computed from those of its
 parts. Each level record therefore carries a histogram of its sampled L_AF values in bins of
 ``BIN_WIDTH_DB``; summing histograms and reading the percentile off the sum gives the period's
-percentile to within one bin.
+percentile to within one bin once bins hold many samples (an hour of 10 ms samples). An
+interval's own LN is computed from its samples (``sample_exceeded_levels``); for a 1 s interval
+(100 samples) the histogram's answer can differ from it by the gap between neighbouring samples.
 
 Convention: LN is the level exceeded N % of the time, i.e. the (100 - N)th percentile of the
 samples. Within a bin the samples are taken as spread evenly (linear interpolation).
@@ -67,6 +69,8 @@ class LevelHistogram:
             raise ValueError("histogram counts must be a list of non-negative integers")
         if not isinstance(first_bin, int) or not isinstance(width, int | float):
             raise ValueError("histogram first_bin must be an integer, bin_width_db a number")
+        if not (math.isfinite(width) and width > 0):
+            raise ValueError("histogram bin_width_db must be a positive finite number")
         return cls(first_bin, tuple(counts), float(width))
 
 
@@ -108,6 +112,13 @@ def exceeded_level(histogram: LevelHistogram, percent_exceeded: float) -> float 
 
 
 def exceeded_levels(
+    histogram: LevelHistogram, percents: Sequence[float]
+) -> tuple[float | None, ...]:
+    """Several LN from one histogram."""
+    return tuple(exceeded_level(histogram, p) for p in percents)
+
+
+def sample_exceeded_levels(
     samples_db: npt.ArrayLike, percents: Sequence[float]
 ) -> tuple[float | None, ...]:
     """LN from raw level samples (linear interpolation between order statistics)."""

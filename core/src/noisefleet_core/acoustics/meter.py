@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from noisefleet_core.acoustics.histogram import LevelHistogram, exceeded_levels
+from noisefleet_core.acoustics.histogram import LevelHistogram, sample_exceeded_levels
 from noisefleet_core.acoustics.time_weighting import TAU_FAST_S, TAU_SLOW_S, ExponentialAverager
 from noisefleet_core.acoustics.weighting import CAWeightingFilter, FloatArray, design_weighting
 
@@ -255,7 +255,7 @@ class SoundLevelMeter:
             fast_levels += self._db_offset
         else:
             fast_levels = np.empty(0, dtype=np.float64)
-        l10, l50, l90 = exceeded_levels(fast_levels, PERCENTS_EXCEEDED)
+        l10, l50, l90 = sample_exceeded_levels(fast_levels, PERCENTS_EXCEEDED)
         lafmin = None if math.isinf(acc.fast_min) else self._level(acc.fast_min)
         return LevelRecord(
             start_sample=acc.start_sample,
