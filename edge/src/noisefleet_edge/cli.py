@@ -169,16 +169,16 @@ def measure_recording(
     start_time: datetime,
     writer: RecordWriter,
 ) -> int:
-    """Measure one recording and write its records; return how many were written."""
+    """Measure one recording, write its records and return how many samples were valid."""
     meter = SoundLevelMeter(settings)
     source = str(recording.path)
-    written = 0
+    valid = 0
 
     def emit(records: Iterable[LevelRecord]) -> None:
-        nonlocal written
+        nonlocal valid
         for record in records:
             writer.write(level_record_to_wire(record, start_time, source, channel))
-            written += 1
+            valid += (record.end_sample - record.start_sample) - record.invalid_samples
 
     try:
         for block in read_blocks(recording, channel):
@@ -187,7 +187,7 @@ def measure_recording(
         last = meter.flush()
         if last is not None:
             emit([last])
-    return written
+    return valid
 
 
 def run_analyze(args: argparse.Namespace, out: TextIO) -> int:
@@ -213,9 +213,13 @@ def run_analyze(args: argparse.Namespace, out: TextIO) -> int:
             )
             if recording.truncated_note:
                 _warn(recording.truncated_note)
-            measure_recording(
+            valid = measure_recording(
                 recording, settings, args.channel, _start_time(recording, start_time), writer
             )
+            if valid == 0:
+                raise AudioInputError(
+                    f"{path}: nothing could be measured: every sample is NaN or infinite"
+                )
         except MeterConfigError as error:
             raise CommandError(str(error)) from error
         except (AudioInputError, WeightingDesignError) as error:

@@ -54,9 +54,11 @@ def level(energy_value: float) -> float:
 
 
 def combine_levels(
-    levels_db: Sequence[float], durations_s: Sequence[float], period_s: float | None = None
+    levels_db: Sequence[float | None],
+    durations_s: Sequence[float],
+    period_s: float | None = None,
 ) -> CombinedLevel:
-    """Leq of intervals with the given levels and durations (non-finite levels are skipped)."""
+    """Leq of intervals with the given levels and durations (None or non-finite: skipped)."""
     if len(levels_db) != len(durations_s):
         raise CombineError("need one duration per level")
     total_energy = 0.0

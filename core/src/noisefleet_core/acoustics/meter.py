@@ -80,19 +80,23 @@ class MeterSettings:
 
 @dataclass(frozen=True)
 class LevelRecord:
-    """Levels of one interval. Times are sample offsets from the start of the stream."""
+    """Levels of one interval. Times are sample offsets from the start of the stream.
+
+    Levels are None when nothing in the interval could be measured (no valid sample; for LAFmin
+    and the percentiles also: the interval lies within the detector's warm-up).
+    """
 
     start_sample: int
     end_sample: int
     sample_rate_hz: int
-    laeq_db: float
-    lceq_db: float
-    lzeq_db: float
-    lafmax_db: float
+    laeq_db: float | None
+    lceq_db: float | None
+    lzeq_db: float | None
+    lafmax_db: float | None
     lafmin_db: float | None
-    lasmax_db: float
-    lae_db: float
-    lcpeak_db: float
+    lasmax_db: float | None
+    lae_db: float | None
+    lcpeak_db: float | None
     laf10_db: float | None
     laf50_db: float | None
     laf90_db: float | None
@@ -246,8 +250,10 @@ class SoundLevelMeter:
         return 10.0 * math.log10(max(mean_square, ENERGY_FLOOR)) + self._db_offset
 
     def _finish(self, acc: _Accumulator) -> LevelRecord:
+        if acc.valid == 0:
+            return self._unmeasured(acc)
         fs = self.settings.sample_rate_hz
-        valid = max(acc.valid, 1)
+        valid = acc.valid
         if acc.fast_samples:
             fast_levels = 10.0 * np.log10(
                 np.maximum(np.concatenate(acc.fast_samples), ENERGY_FLOOR)
@@ -277,6 +283,31 @@ class SoundLevelMeter:
             coverage=acc.valid / acc.samples,
             clipped_samples=acc.clipped,
             invalid_samples=acc.samples - acc.valid,
+            calibration_offset_db=self.settings.calibration_offset_db,
+            calibrated=self.settings.calibrated,
+        )
+
+    def _unmeasured(self, acc: _Accumulator) -> LevelRecord:
+        """A record for an interval whose samples were all invalid: no levels, only counts."""
+        return LevelRecord(
+            start_sample=acc.start_sample,
+            end_sample=acc.start_sample + acc.samples,
+            sample_rate_hz=self.settings.sample_rate_hz,
+            laeq_db=None,
+            lceq_db=None,
+            lzeq_db=None,
+            lafmax_db=None,
+            lafmin_db=None,
+            lasmax_db=None,
+            lae_db=None,
+            lcpeak_db=None,
+            laf10_db=None,
+            laf50_db=None,
+            laf90_db=None,
+            laf_histogram=LevelHistogram.empty(),
+            coverage=0.0,
+            clipped_samples=acc.clipped,
+            invalid_samples=acc.samples,
             calibration_offset_db=self.settings.calibration_offset_db,
             calibrated=self.settings.calibrated,
         )
