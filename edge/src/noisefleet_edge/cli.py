@@ -4,6 +4,7 @@ Subcommands:
 - ``analyze PATH...``: level records per interval for each recording (jsonl, csv or table);
 - ``calibrate RECORDING``: the calibration offset from a calibrator recording;
 - ``levels --live``: a live meter from a microphone;
+- ``classify PATH...``: the sound class of each recording (int8 classifier, default model);
 - ``demo``: generates a calibrator recording and a street recording, calibrates, analyzes.
 
 Every failure is one line on stderr starting with ``noisefleet-edge: error:``; exit status 0
@@ -145,6 +146,20 @@ def build_parser() -> argparse.ArgumentParser:
     levels.add_argument("--duration-s", type=float, help="stop after this many seconds")
     levels.add_argument("--format", choices=FORMATS, default="table")
     _add_calibration_options(levels)
+
+    classify = commands.add_parser(
+        "classify", help="recognise the sound in recordings with the int8 classifier"
+    )
+    classify.add_argument("paths", nargs="+", metavar="PATH", help="recordings to classify")
+    classify.add_argument("--model", type=Path, help="model folder (default: the built-in one)")
+    classify.add_argument(
+        "--windows", action="store_true", help="also print each analysis window's scores"
+    )
+    classify.add_argument(
+        "--aggregation", choices=("mean", "max", "majority"), help="override the model's voting"
+    )
+    classify.add_argument("--channel", type=int, default=0)
+    classify.add_argument("--format", choices=("jsonl", "table"), default="table")
 
     demo = commands.add_parser(
         "demo", help="calibrate and measure generated recordings (no hardware needed)"
@@ -301,6 +316,14 @@ def run_levels(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def run_classify(args: argparse.Namespace, out: TextIO) -> int:
+    from noisefleet_edge.classify_command import classify_paths  # noqa: PLC0415
+
+    return classify_paths(
+        args.paths, args.model, args.channel, args.aggregation, args.windows, args.format, out
+    )
+
+
 def run_demo(args: argparse.Namespace, out: TextIO) -> int:
     from noisefleet_edge.demo import run as demo_run  # noqa: PLC0415
 
@@ -314,6 +337,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         "analyze": run_analyze,
         "calibrate": run_calibrate,
         "levels": run_levels,
+        "classify": run_classify,
         "demo": run_demo,
     }
     try:

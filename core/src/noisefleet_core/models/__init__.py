@@ -1,0 +1,1 @@
+"""The model folder contract shared by training (writer) and the edge (reader)."""

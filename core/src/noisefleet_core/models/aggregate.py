@@ -1,0 +1,62 @@
+"""From per-window class probabilities to one decision per clip.
+
+Soft voting (the mean of the windows' probabilities) is the default, as in SB-CNN; ``max`` takes
+each class's highest window probability (renormalised), ``majority`` counts each window's top
+class. The clip is ``unknown`` when its best aggregated probability is below the model's
+threshold: a closed-set classifier must be allowed to say "none of these".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from noisefleet_core.models.manifest import AGGREGATIONS, UNKNOWN_LABEL
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class ClipDecision:
+    label: str
+    """The winning label, or ``unknown``."""
+    confidence: float
+    """The winning class's aggregated probability (also when the clip is ``unknown``)."""
+    scores: dict[str, float]
+
+
+def aggregate(window_probabilities: npt.ArrayLike, method: str = "mean") -> FloatArray:
+    """Aggregate (windows, classes) probabilities into (classes,) summing to 1."""
+    probs = np.asarray(window_probabilities, dtype=np.float64)
+    if probs.ndim != 2 or probs.shape[0] == 0:
+        raise ValueError("need a (windows, classes) array with at least one window")
+    if method == "mean":
+        out = probs.mean(axis=0)
+    elif method == "max":
+        out = probs.max(axis=0)
+    elif method == "majority":
+        out = np.bincount(probs.argmax(axis=1), minlength=probs.shape[1]).astype(np.float64)
+    else:
+        raise ValueError(f"unknown aggregation {method!r}; choose one of {', '.join(AGGREGATIONS)}")
+    total = float(out.sum())
+    return np.asarray(out / total if total > 0 else out, dtype=np.float64)
+
+
+def decide(
+    window_probabilities: npt.ArrayLike,
+    labels: tuple[str, ...],
+    method: str = "mean",
+    unknown_threshold: float = 0.5,
+) -> ClipDecision:
+    """The clip's label, confidence and per-label scores."""
+    scores = aggregate(window_probabilities, method)
+    if scores.shape[0] != len(labels):
+        raise ValueError(f"{scores.shape[0]} scores for {len(labels)} labels")
+    best = int(np.argmax(scores))
+    confidence = float(scores[best])
+    label = labels[best] if confidence >= unknown_threshold else UNKNOWN_LABEL
+    return ClipDecision(
+        label, confidence, {k: float(v) for k, v in zip(labels, scores, strict=True)}
+    )

@@ -1,0 +1,140 @@
+"""The model folder: what training writes and the edge checks before it runs a model.
+
+A model is a folder:
+- ``model.tflite``: full-integer int8 TFLite classifier, input (1, frames, mels, 1) int8,
+  output (1, classes) int8 probabilities (softmax inside the model);
+- ``model.json``: this manifest (labels, feature parameters and their hash, quantisation,
+  the model file's SHA-256, the open-set threshold and how windows are aggregated);
+- ``MODEL_CARD.md`` and ``report.json``: data, metrics, size, MACC and latency.
+
+``check_manifest`` is pure: the caller reads the files; it raises ``ModelError`` with a message
+that tells the operator what is wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from noisefleet_core.features.logmel import FeatureParams, FeatureParamsError
+
+MANIFEST_FILE = "model.json"
+MODEL_FILE = "model.tflite"
+CARD_FILE = "MODEL_CARD.md"
+MANIFEST_VERSION = 1
+AGGREGATIONS = ("mean", "max", "majority")
+UNKNOWN_LABEL = "unknown"
+
+
+class ModelError(ValueError):
+    """A model folder cannot be used; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Quantization:
+    scale: float
+    zero_point: int
+
+
+@dataclass(frozen=True)
+class ModelManifest:
+    name: str
+    labels: tuple[str, ...]
+    feature_params: FeatureParams
+    feature_params_hash: str
+    model_sha256: str
+    input_quantization: Quantization
+    output_quantization: Quantization
+    unknown_threshold: float = 0.5
+    """Below this aggregated probability a clip is ``unknown`` (open set)."""
+    aggregation: str = "mean"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "manifest_version": MANIFEST_VERSION,
+            "name": self.name,
+            "labels": list(self.labels),
+            "feature_params": self.feature_params.to_dict(),
+            "feature_params_hash": self.feature_params_hash,
+            "model_file": MODEL_FILE,
+            "model_sha256": self.model_sha256,
+            "input_quantization": {
+                "scale": self.input_quantization.scale,
+                "zero_point": self.input_quantization.zero_point,
+            },
+            "output_quantization": {
+                "scale": self.output_quantization.scale,
+                "zero_point": self.output_quantization.zero_point,
+            },
+            "unknown_threshold": self.unknown_threshold,
+            "aggregation": self.aggregation,
+        }
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _quantization(data: Any, name: str) -> Quantization:
+    try:
+        return Quantization(float(data["scale"]), int(data["zero_point"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelError(f"model.json: {name} needs a numeric scale and zero_point") from error
+
+
+def parse_manifest(data: Any) -> ModelManifest:
+    """Validate the JSON of ``model.json`` (already parsed) into a manifest."""
+    if not isinstance(data, dict):
+        raise ModelError("model.json must hold a JSON object")
+    if data.get("manifest_version") != MANIFEST_VERSION:
+        raise ModelError(
+            f"model.json has manifest_version {data.get('manifest_version')!r}; this edge reads "
+            f"version {MANIFEST_VERSION}: update the edge or re-export the model"
+        )
+    labels = data.get("labels")
+    if not isinstance(labels, list) or not labels or not all(isinstance(x, str) for x in labels):
+        raise ModelError("model.json: labels must be a non-empty list of strings")
+    if len(set(labels)) != len(labels) or UNKNOWN_LABEL in labels:
+        raise ModelError(f"model.json: labels must be unique and must not be {UNKNOWN_LABEL!r}")
+    try:
+        params = FeatureParams(**data["feature_params"])
+    except (KeyError, TypeError, FeatureParamsError) as error:
+        raise ModelError(f"model.json: invalid feature_params ({error})") from error
+    aggregation = data.get("aggregation", "mean")
+    if aggregation not in AGGREGATIONS:
+        raise ModelError(f"model.json: aggregation must be one of {', '.join(AGGREGATIONS)}")
+    threshold = data.get("unknown_threshold", 0.5)
+    if not isinstance(threshold, int | float) or not 0.0 <= threshold <= 1.0:
+        raise ModelError("model.json: unknown_threshold must be a number within 0..1")
+    for key in ("name", "feature_params_hash", "model_sha256"):
+        if not isinstance(data.get(key), str):
+            raise ModelError(f"model.json: {key} must be a string")
+    return ModelManifest(
+        name=data["name"],
+        labels=tuple(labels),
+        feature_params=params,
+        feature_params_hash=data["feature_params_hash"],
+        model_sha256=data["model_sha256"],
+        input_quantization=_quantization(data.get("input_quantization"), "input_quantization"),
+        output_quantization=_quantization(data.get("output_quantization"), "output_quantization"),
+        unknown_threshold=float(threshold),
+        aggregation=aggregation,
+    )
+
+
+def check_compatible(manifest: ModelManifest, model_bytes: bytes) -> None:
+    """Refuse a model whose features or file differ from what this frontend computes."""
+    ours = manifest.feature_params.params_hash
+    if manifest.feature_params_hash != ours:
+        raise ModelError(
+            f"the model was trained on features with hash {manifest.feature_params_hash}, but "
+            f"this edge's frontend computes {ours} for the same parameters: retrain the model "
+            "with this version of noisefleet, or install the noisefleet version it was made with"
+        )
+    actual = sha256_hex(model_bytes)
+    if actual != manifest.model_sha256:
+        raise ModelError(
+            f"model.tflite does not match model.json (SHA-256 {actual[:12]}…, expected "
+            f"{manifest.model_sha256[:12]}…): the folder is corrupt or was mixed up; copy it again"
+        )

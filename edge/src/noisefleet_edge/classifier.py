@@ -1,0 +1,144 @@
+"""Running an int8 TFLite sound classifier on the edge.
+
+Steps of ``SoundClassifier.classify``:
+1. resample the signal to the model's feature rate (``noisefleet_core.features.resample``);
+2. log-mel analysis windows with the same frontend training used (refused at load time when
+   the feature hash differs);
+3. quantise each window with the model's input scale and zero point, run the interpreter,
+   dequantise the class probabilities;
+4. aggregate the windows (soft voting by default) and decide, ``unknown`` below the threshold.
+
+The interpreter comes from ai-edge-litert, or from tflite-runtime where a device already has it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from noisefleet_core.features.logmel import LogMelFrontend
+from noisefleet_core.features.resample import resample
+from noisefleet_core.models.aggregate import ClipDecision, decide
+from noisefleet_core.models.manifest import (
+    MANIFEST_FILE,
+    MODEL_FILE,
+    ModelError,
+    ModelManifest,
+    check_compatible,
+    parse_manifest,
+)
+
+FloatArray = npt.NDArray[np.float64]
+DEFAULT_MODEL_PACKAGE = "noisefleet_edge.models"
+DEFAULT_MODEL_NAME = "default"
+
+
+def default_model_dir() -> Path:
+    """The model shipped with the edge package, used when none is configured."""
+    return Path(str(resources.files(DEFAULT_MODEL_PACKAGE).joinpath(DEFAULT_MODEL_NAME)))
+
+
+def _interpreter_class() -> Any:
+    try:
+        from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+    except ImportError:
+        try:
+            from tflite_runtime.interpreter import Interpreter  # noqa: PLC0415
+        except ImportError as error:
+            raise ModelError(
+                "no TFLite interpreter installed: pip install ai-edge-litert"
+            ) from error
+    return Interpreter
+
+
+@dataclass(frozen=True)
+class Classification:
+    decision: ClipDecision
+    window_probabilities: FloatArray
+    window_starts_s: tuple[float, ...]
+
+
+class SoundClassifier:
+    """A loaded model folder, ready to classify signals (thread-safe: one call at a time)."""
+
+    def __init__(self, model_dir: Path, num_threads: int = 1) -> None:
+        self.model_dir = model_dir
+        manifest_path = model_dir / MANIFEST_FILE
+        model_path = model_dir / MODEL_FILE
+        if not manifest_path.is_file() or not model_path.is_file():
+            raise ModelError(
+                f"{model_dir}: not a model folder (needs {MANIFEST_FILE} and {MODEL_FILE})"
+            )
+        try:
+            data = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise ModelError(f"{manifest_path}: unreadable ({error})") from error
+        self.manifest: ModelManifest = parse_manifest(data)
+        model_bytes = model_path.read_bytes()
+        check_compatible(self.manifest, model_bytes)
+        try:
+            self._interpreter = _interpreter_class()(
+                model_content=model_bytes, num_threads=num_threads
+            )
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as error:
+            raise ModelError(f"{model_path}: the interpreter cannot load it ({error})") from error
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        params = self.manifest.feature_params
+        expected = (1, params.window_frames, params.n_mels, 1)
+        if tuple(self._input["shape"]) != expected:
+            raise ModelError(
+                f"{model_path}: input shape {tuple(self._input['shape'])} does not match the "
+                f"feature parameters {expected}"
+            )
+        if int(self._output["shape"][-1]) != len(self.manifest.labels):
+            raise ModelError(f"{model_path}: output size does not match the label list")
+        self.frontend = LogMelFrontend(params)
+        self._lock = threading.Lock()
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.manifest.labels
+
+    def window_probabilities(self, windows: FloatArray) -> FloatArray:
+        """(windows, classes) probabilities for standardised feature windows."""
+        in_q = self.manifest.input_quantization
+        out_q = self.manifest.output_quantization
+        out = np.empty((windows.shape[0], len(self.labels)), dtype=np.float64)
+        scaled = np.clip(np.round(windows / in_q.scale + in_q.zero_point), -128, 127)
+        quantised = scaled.astype(np.int8)[..., np.newaxis]
+        with self._lock:
+            for i in range(windows.shape[0]):
+                self._interpreter.set_tensor(self._input["index"], quantised[i : i + 1])
+                self._interpreter.invoke()
+                raw = self._interpreter.get_tensor(self._output["index"])[0]
+                out[i] = (raw.astype(np.float64) - out_q.zero_point) * out_q.scale
+        return out
+
+    def classify(
+        self, x: npt.ArrayLike, sample_rate_hz: int, aggregation: str | None = None
+    ) -> Classification | None:
+        """Classify a signal; None when it is shorter than one analysis window."""
+        params = self.manifest.feature_params
+        signal = resample(x, sample_rate_hz, params.sample_rate_hz)
+        windows = self.frontend.windows(signal)
+        if windows.shape[0] == 0:
+            return None
+        probs = self.window_probabilities(windows)
+        decision = decide(
+            probs,
+            self.labels,
+            aggregation or self.manifest.aggregation,
+            self.manifest.unknown_threshold,
+        )
+        hop_s = params.window_hop_samples / params.sample_rate_hz
+        starts = tuple(i * hop_s for i in range(windows.shape[0]))
+        return Classification(decision, probs, starts)

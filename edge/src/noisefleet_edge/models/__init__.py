@@ -1,0 +1,1 @@
+"""Models shipped with the edge package (the default classifier lives in default/)."""
