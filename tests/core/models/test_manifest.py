@@ -1,0 +1,79 @@
+"""The model folder manifest: parsing, and refusing incompatible or corrupt models."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from noisefleet_core.features.logmel import FeatureParams
+from noisefleet_core.models.manifest import (
+    ModelError,
+    ModelManifest,
+    Quantization,
+    check_compatible,
+    parse_manifest,
+    sha256_hex,
+)
+
+MODEL_BYTES = b"not really a tflite model, but bytes with a hash"
+
+
+def _manifest(**changes: Any) -> ModelManifest:
+    params = FeatureParams()
+    manifest = ModelManifest(
+        name="test",
+        labels=("a", "b"),
+        feature_params=params,
+        feature_params_hash=params.params_hash,
+        model_sha256=sha256_hex(MODEL_BYTES),
+        input_quantization=Quantization(0.05, -3),
+        output_quantization=Quantization(1 / 256, -128),
+    )
+    return dataclasses.replace(manifest, **changes)
+
+
+def test_round_trip_through_json() -> None:
+    manifest = _manifest()
+    assert parse_manifest(manifest.to_json()) == manifest
+    check_compatible(manifest, MODEL_BYTES)
+
+
+def test_feature_hash_mismatch_is_refused_with_advice() -> None:
+    data = _manifest().to_json()
+    data["feature_params"]["n_mels"] = 40  # parameters changed, hash recorded for the old ones
+    manifest = parse_manifest(data)
+    with pytest.raises(ModelError, match="retrain the model"):
+        check_compatible(manifest, MODEL_BYTES)
+
+
+def test_corrupt_model_file_is_refused() -> None:
+    with pytest.raises(ModelError, match="SHA-256"):
+        check_compatible(_manifest(), MODEL_BYTES + b"!")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("manifest_version", 99, "manifest_version"),
+        ("labels", [], "labels"),
+        ("labels", ["a", "a"], "unique"),
+        ("labels", ["a", "unknown"], "unique"),
+        ("feature_params", {"n_mels": 0}, "feature_params"),
+        ("aggregation", "median", "aggregation"),
+        ("unknown_threshold", 1.5, "unknown_threshold"),
+        ("input_quantization", {"scale": "x"}, "input_quantization"),
+        ("model_sha256", 5, "model_sha256"),
+    ],
+)
+def test_invalid_manifests_are_refused(key: str, value: object, message: str) -> None:
+    data = _manifest().to_json()
+    data[key] = value
+    with pytest.raises(ModelError, match=message):
+        parse_manifest(data)
+
+
+def test_non_object_is_refused() -> None:
+    with pytest.raises(ModelError, match="object"):
+        parse_manifest(["not", "a", "dict"])
