@@ -85,7 +85,7 @@ def augment_batch(
             sigma = rng.uniform(0.0, 0.3)
             x[i] += np.asarray(rng.normal(0.0, sigma, size=(frames, mels)), dtype=np.float32)
     if "mixup" in names and batch > 1:
-        lam = rng.beta(0.2, 0.2, size=batch).astype(np.float32)
+        lam = np.asarray(rng.beta(0.2, 0.2, size=batch), dtype=np.float32)
         partner = rng.permutation(batch)
         x = lam[:, None, None] * x + (1 - lam[:, None, None]) * x[partner]
         y = lam[:, None] * y + (1 - lam[:, None]) * y[partner]
