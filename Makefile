@@ -1,5 +1,5 @@
 # noisefleet: `make demo` runs the system on embedded defaults, `make test` runs every check.
-.PHONY: setup demo test lint typecheck imports pytest bench lock clean
+.PHONY: setup demo test lint typecheck imports pytest bench default-model lock clean
 
 VENV := .venv
 BIN := $(VENV)/bin
@@ -28,6 +28,11 @@ pytest:
 
 bench: setup
 	$(BIN)/python bench/bench_meter.py
+	$(BIN)/python bench/bench_classifier.py
+
+# Regenerate the edge's default classifier from the synthetic generator (fixed seeds).
+default-model: setup
+	$(BIN)/noisefleet-train default-model --out edge/src/noisefleet_edge/models/default
 
 # One lock for the workspace, and the edge's own hashed requirements for gateways.
 lock:

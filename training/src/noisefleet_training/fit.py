@@ -80,7 +80,10 @@ def fit_model(
 ) -> keras.Model:
     set_seeds(settings.seed)
     n_classes = len(train.labels)
-    model = build_model(params, n_classes, settings.width, settings.dropout)
+    steps_per_epoch = math.ceil(len(train) / settings.batch_size)
+    # Let the normalisation statistics settle within about one epoch, however small the data.
+    momentum = min(0.99, max(0.5, 1.0 - 2.0 / steps_per_epoch))
+    model = build_model(params, n_classes, settings.width, settings.dropout, bn_momentum=momentum)
     model.compile(
         optimizer=keras.optimizers.Adam(settings.learning_rate),
         loss="categorical_crossentropy",

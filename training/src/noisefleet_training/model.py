@@ -26,16 +26,22 @@ def build_model(
     width: int = 24,
     dropout: float = 0.3,
     batch_size: int | None = None,
+    bn_momentum: float = 0.99,
 ) -> keras.Model:
-    """The classifier for windows of ``params`` shape; ``batch_size=1`` for int8 export."""
+    """The classifier for windows of ``params`` shape; ``batch_size=1`` for int8 export.
+
+    ``bn_momentum`` sets how fast batch normalisation's inference statistics follow training;
+    ``fit`` lowers it for small datasets, whose few steps per epoch would otherwise leave them
+    near their initial values (validation at chance while training accuracy climbs).
+    """
     inputs = keras.Input((params.window_frames, params.n_mels, 1), batch_size=batch_size)
     x = layers.Conv2D(width, 5, strides=2, padding="same", use_bias=False)(inputs)
-    x = layers.BatchNormalization()(x)
+    x = layers.BatchNormalization(momentum=bn_momentum)(x)
     x = layers.ReLU()(x)
     for multiplier in (2, 2, 4):
         x = layers.DepthwiseConv2D(3, padding="same", use_bias=False)(x)
         x = layers.Conv2D(width * multiplier, 1, use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(momentum=bn_momentum)(x)
         x = layers.ReLU()(x)
         x = layers.MaxPooling2D(2, padding="same")(x)
     x = layers.GlobalAveragePooling2D()(x)
