@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from noisefleet_training.synth.audacity import parse_labels
+from noisefleet_training.datasets.audacity import read_label_track
+from noisefleet_training.synth.events import SoundEvent
 from noisefleet_training.synth.files import generate_soundscapes, write_soundscape
 from noisefleet_training.synth.settings import CLASSES, HELDOUT_SETTINGS, TRAIN_SETTINGS, Span
 from noisefleet_training.synth.soundscape import MIN_GAP_S, generate_soundscape
@@ -115,7 +116,7 @@ def test_written_soundscape_round_trips(scape, tmp_path: Path) -> None:
     lines = txt.read_text().splitlines()
     assert len(lines) == len(scape.events)
     assert all(len(line.split("\t")) == 3 for line in lines)
-    parsed = parse_labels(txt.read_text())
+    parsed = [SoundEvent(*e) for e in read_label_track(txt)]
     assert [e.label for e in parsed] == [e.label for e in scape.events]
     for got, want in zip(parsed, scape.events, strict=True):
         assert got.onset_s == pytest.approx(want.onset_s, abs=1e-6)
@@ -127,6 +128,6 @@ def test_generate_soundscapes_writes_audio_and_both_label_tracks(tmp_path: Path)
     assert [p.name for p in paths] == ["soundscape_000.wav", "soundscape_001.wav"]
     for path in paths:
         assert sf.info(path).frames == 20 * FS
-        parse_labels(path.with_suffix(".txt").read_text())
-        quiet = parse_labels((tmp_path / f"{path.stem}.quiet.txt").read_text())
+        read_label_track(path.with_suffix(".txt"))
+        quiet = read_label_track(tmp_path / f"{path.stem}.quiet.txt")
         assert all(e.label == "quiet" for e in quiet)

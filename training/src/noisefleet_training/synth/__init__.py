@@ -7,12 +7,12 @@ audio. Modules, from the inside out:
 - ``dsp``: vectorised building blocks; ``sources``, ``voices``, ``music``: one dry source per
   class; ``beds``: background beds; ``scene``: distance, rooms, microphone and SNR mixing;
 - ``clips``: labelled clips; ``soundscape``: long recordings with onset/offset ground truth;
-- ``audacity``: label track text; ``files``: the only module that writes files; ``cli``.
+- ``events``: ground-truth events; ``files``: the only module that writes files; ``cli``.
 Everything but ``files`` and ``cli`` is pure: arrays out, randomness from the ``rng`` passed in.
 """
 
-from .audacity import SoundEvent, format_labels, parse_labels
 from .clips import RenderedClip, clip_rng, generate_clip, render_clip
+from .events import SoundEvent
 from .files import generate_dataset, generate_soundscapes, write_soundscape
 from .settings import (
     CLASSES,
@@ -40,13 +40,11 @@ __all__ = [
     "SourceRanges",
     "Span",
     "clip_rng",
-    "format_labels",
     "generate_clip",
     "generate_dataset",
     "generate_soundscape",
     "generate_soundscapes",
     "generate_source",
-    "parse_labels",
     "preset",
     "render_clip",
     "write_soundscape",

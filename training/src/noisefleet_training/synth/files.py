@@ -21,9 +21,11 @@ from pathlib import Path
 
 import soundfile as sf
 
-from .audacity import SoundEvent, format_labels
+from noisefleet_training.datasets.audacity import write_label_track
+
 from .clips import clip_rng, render_clip
 from .dsp import FloatArray
+from .events import SoundEvent
 from .settings import CLASSES, GeneratorSettings
 from .soundscape import Soundscape, generate_soundscape
 
@@ -148,7 +150,7 @@ def generate_dataset(
 
 def write_labels(path: Path, events: Iterable[SoundEvent]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(format_labels(events), encoding="utf-8")
+    write_label_track(path, ((e.onset_s, e.offset_s, e.label) for e in events))
 
 
 def write_soundscape(

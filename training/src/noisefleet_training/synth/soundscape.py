@@ -23,10 +23,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .audacity import SoundEvent
 from .beds import background
 from .clips import render_source
 from .dsp import FloatArray, add_at, n_samples, normalise_rms, smooth_random
+from .events import SoundEvent
 from .scene import PEAK_LIMIT, colour, draw_microphone
 from .settings import CLASSES, BackgroundKind, GeneratorSettings, Span
 
