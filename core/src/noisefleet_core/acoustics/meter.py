@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from noisefleet_core.acoustics.frames import FrameAccumulator, FrameLevel
 from noisefleet_core.acoustics.histogram import LevelHistogram, sample_exceeded_levels
 from noisefleet_core.acoustics.time_weighting import TAU_FAST_S, TAU_SLOW_S, ExponentialAverager
 from noisefleet_core.acoustics.weighting import CAWeightingFilter, FloatArray, design_weighting
@@ -59,6 +60,8 @@ class MeterSettings:
     """Whether the offset comes from a calibration or sensitivity (recorded in each record)."""
     clip_level: float = 1.0
     """Absolute sample value at and above which a sample counts as clipped."""
+    frame_s: float | None = None
+    """Also cut LAeq/LAFmax frames of this length for event detection (``pop_frames``)."""
 
     def __post_init__(self) -> None:
         if self.sample_rate_hz <= 0:
@@ -72,6 +75,10 @@ class MeterSettings:
             raise MeterConfigError("the calibration offset must be a finite number of dB")
         if not self.clip_level > 0:
             raise MeterConfigError("the clipping level must be positive")
+        if self.frame_s is not None and not 0.01 <= self.frame_s <= self.interval_s:
+            raise MeterConfigError(
+                f"frames must last between 0.01 s and the interval, got {self.frame_s} s"
+            )
 
     @property
     def interval_samples(self) -> int:
@@ -149,6 +156,10 @@ class SoundLevelMeter:
         self._position = 0
         self._acc = _Accumulator(0)
         self._db_offset = AES17_DB + settings.calibration_offset_db
+        self._frames: FrameAccumulator | None = None
+        self._frame_levels: list[FrameLevel] = []
+        if settings.frame_s is not None:
+            self._frames = FrameAccumulator(round(settings.frame_s * fs), self._db_offset)
 
     @property
     def position(self) -> int:
@@ -176,6 +187,8 @@ class SoundLevelMeter:
         e_a = p_a * p_a
         fast = self._fast.process(e_a)
         slow = self._slow.process(e_a)
+        if self._frames is not None:
+            self._frame_levels.extend(self._frames.add(e_a, fast))
 
         records: list[LevelRecord] = []
         n_interval = self.settings.interval_samples
@@ -192,8 +205,20 @@ class SoundLevelMeter:
                 self._acc = _Accumulator(self._position)
         return records
 
+    def pop_frames(self) -> list[FrameLevel]:
+        """Frames completed since the last call (only with ``frame_s`` set)."""
+        frames, self._frame_levels = self._frame_levels, []
+        return frames
+
     def flush(self) -> LevelRecord | None:
-        """Return the partial last interval, if any samples are left in it."""
+        """Return the partial last interval, if any samples are left in it.
+
+        The partial last frame, if any, becomes available from ``pop_frames``.
+        """
+        if self._frames is not None:
+            last_frame = self._frames.flush()
+            if last_frame is not None:
+                self._frame_levels.append(last_frame)
         if self._acc.samples == 0:
             return None
         record = self._finish(self._acc)
