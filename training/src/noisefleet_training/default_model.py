@@ -94,4 +94,5 @@ def build_default_model(
         settings,
         description,
         LIMITS,
+        keep_float_model=work / "float_model.keras",
     )

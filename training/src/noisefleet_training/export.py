@@ -33,7 +33,7 @@ from noisefleet_core.models.manifest import (
 from noisefleet_training.features import WindowSet
 from noisefleet_training.model import build_model
 
-REPRESENTATIVE_WINDOWS = 300
+REPRESENTATIVE_WINDOWS = 1000
 
 
 def _batch_one_copy(model: keras.Model, params: FeatureParams, n_classes: int) -> keras.Model:
@@ -43,13 +43,23 @@ def _batch_one_copy(model: keras.Model, params: FeatureParams, n_classes: int) -
     return fixed
 
 
+def _stratified_sample(windows: WindowSet, count: int, seed: int) -> np.ndarray:
+    """Up to ``count`` window indices, the same number from every class where possible."""
+    rng = np.random.default_rng(seed)
+    per_class = max(1, count // max(1, len(windows.labels)))
+    chosen = []
+    for label in range(len(windows.labels)):
+        members = np.flatnonzero(windows.y == label)
+        take = min(per_class, members.size)
+        chosen.append(rng.choice(members, size=take, replace=False))
+    return np.concatenate(chosen) if chosen else np.empty(0, dtype=np.int64)
+
+
 def convert_int8(
     model: keras.Model, params: FeatureParams, representative: WindowSet, seed: int = 0
 ) -> bytes:
     fixed = _batch_one_copy(model, params, len(representative.labels))
-    rng = np.random.default_rng(seed)
-    count = min(REPRESENTATIVE_WINDOWS, len(representative))
-    chosen = rng.choice(len(representative), size=count, replace=False)
+    chosen = _stratified_sample(representative, REPRESENTATIVE_WINDOWS, seed)
 
     def samples() -> Iterator[list[np.ndarray]]:
         for index in chosen:

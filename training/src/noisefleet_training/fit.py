@@ -10,6 +10,7 @@ Steps of ``fit_model``:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,6 +41,15 @@ class FitSettings:
 def set_seeds(seed: int) -> None:
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+
+
+def limit_threads(threads: int) -> None:
+    """One pool of ``threads`` for TensorFlow: its defaults oversubscribe small machines."""
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass  # already initialised in this process: keep what it has
 
 
 def _one_hot(y: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.float32]:
@@ -78,6 +88,7 @@ def fit_model(
     settings: FitSettings,
     callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> keras.Model:
+    limit_threads(os.cpu_count() or 1)
     set_seeds(settings.seed)
     n_classes = len(train.labels)
     steps_per_epoch = math.ceil(len(train) / settings.batch_size)

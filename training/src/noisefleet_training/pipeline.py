@@ -4,8 +4,10 @@ Steps of ``train_export_evaluate``:
 1. fit the CNN on the training windows, early-stopped on the validation windows;
 2. export the int8 model folder (``export``);
 3. evaluate every named split with the float model and with the exported folder run through the
-   edge's own classifier; check int8/float agreement; train and score the MFCC baseline;
-4. measure int8 latency and write ``report.json``, confusion PNGs and ``MODEL_CARD.md``.
+   edge's own classifier; train and score the MFCC baseline;
+4. measure int8 latency and write ``report.json``, confusion PNGs and ``MODEL_CARD.md``;
+5. fail unless int8 and float agree on at least 99 % of the test split's windows (the first
+   split in ``evaluations``): the folder and report stay for inspection.
 """
 
 from __future__ import annotations
@@ -56,10 +58,13 @@ def train_export_evaluate(
     settings: FitSettings,
     data_description: str,
     limits: str,
+    keep_float_model: Path | None = None,
 ) -> dict[str, Any]:
     if len(train) == 0 or len(validation) == 0:
         raise TrainingError("the training and validation sets need at least one window each")
     model = fit_model(train, validation, params, settings)
+    if keep_float_model is not None:
+        model.save(keep_float_model)
     tflite = convert_int8(model, params, train, settings.seed)
     write_model_folder(out, tflite, params, train.labels, name)
     classifier = SoundClassifier(out)
@@ -94,10 +99,13 @@ def train_export_evaluate(
         "splits": splits,
     }
     write_report(out, report)
-    worst = min((s["int8_float_agreement"] for s in splits.values()), default=1.0)
-    if worst < MIN_AGREEMENT:
+    # The requirement holds on the test split (the first evaluation); other splits, such as
+    # held-out generator settings, are reported as they are.
+    test_name = next(iter(splits), None)
+    if test_name is not None and splits[test_name]["int8_float_agreement"] < MIN_AGREEMENT:
+        agreement_value = splits[test_name]["int8_float_agreement"]
         raise TrainingError(
-            f"int8 and float models agree on only {100 * worst:.1f} % of windows "
-            f"(need {100 * MIN_AGREEMENT:.0f} %); see {out / 'report.json'}"
+            f"int8 and float models agree on only {100 * agreement_value:.1f} % of the "
+            f"{test_name} windows (need {100 * MIN_AGREEMENT:.0f} %); see {out / 'report.json'}"
         )
     return report
