@@ -43,8 +43,17 @@ class CliResult:
     err: str
 
     @property
-    def records(self) -> list[dict[str, Any]]:
+    def all_records(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.out.splitlines() if line.strip()]
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The level records (events are in ``events``)."""
+        return [r for r in self.all_records if r["kind"] == "levels"]
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        return [r for r in self.all_records if r["kind"] == "event"]
 
     @property
     def err_lines(self) -> list[str]:

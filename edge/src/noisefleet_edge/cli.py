@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from noisefleet_core.acoustics.calibration import (
     DEFAULT_MAX_FLUCTUATION_DB,
@@ -35,6 +35,8 @@ from noisefleet_core.acoustics.meter import (
 )
 from noisefleet_core.acoustics.weighting import WeightingDesignError
 from noisefleet_core.contract.levels import TimestampError, level_record_to_wire, parse_timestamp
+from noisefleet_core.events import DetectorSettingsError
+from noisefleet_core.models.manifest import ModelError
 from noisefleet_edge.audio_files import (
     AudioInputError,
     Recording,
@@ -43,6 +45,8 @@ from noisefleet_edge.audio_files import (
     read_blocks,
     read_channel,
 )
+from noisefleet_edge.classifier import SoundClassifier, default_model_dir
+from noisefleet_edge.detection import SensorPipeline
 from noisefleet_edge.live import CaptureStats, LiveInputError, list_input_devices
 from noisefleet_edge.output import FORMATS, RecordWriter, make_writer
 
@@ -117,6 +121,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     analyze.add_argument("--channel", type=int, default=0, help="channel to measure (default 0)")
     analyze.add_argument("--format", choices=FORMATS, default="jsonl")
+    events = analyze.add_argument_group(
+        "sound events",
+        'Event records ("kind": "event") and per-interval energy shares, from the level gate, '
+        "the classifier and the event detector. Gate and unknown levels are dB SPL, so they "
+        "apply only with a calibration; csv output carries levels only.",
+    )
+    events.add_argument(
+        "--events",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="detect sound events with the classifier (default: off, levels only)",
+    )
+    events.add_argument("--model", type=Path, help="model folder (default: the built-in one)")
+    events.add_argument(
+        "--gate-level-db",
+        type=float,
+        default=45.0,
+        help="no inference while LAeq stays below this (dB SPL, default 45)",
+    )
+    events.add_argument(
+        "--unknown-level-db",
+        type=float,
+        default=65.0,
+        help="loud sound no class explains becomes an 'unknown' event (dB SPL, default 65)",
+    )
+    events.add_argument("--onset-threshold", type=float, default=0.5)
+    events.add_argument("--offset-threshold", type=float, default=0.3)
+    events.add_argument("--min-duration-s", type=float, default=0.3)
+    events.add_argument("--merge-gap-s", type=float, default=0.5)
 
     calibrate = commands.add_parser(
         "calibrate", help="derive the calibration offset from a calibrator recording"
@@ -183,8 +216,13 @@ def measure_recording(
     channel: int,
     start_time: datetime,
     writer: RecordWriter,
+    pipeline: SensorPipeline | None = None,
 ) -> int:
-    """Measure one recording, write its records and return how many samples were valid."""
+    """Measure one recording, write its records and return how many samples were valid.
+
+    With a ``pipeline`` (levels, gate, classifier and event detector) event records and energy
+    shares come too; without one, only the level meter runs.
+    """
     meter = SoundLevelMeter(settings)
     source = str(recording.path)
     valid = 0
@@ -195,14 +233,44 @@ def measure_recording(
             writer.write(level_record_to_wire(record, start_time, source, channel))
             valid += (record.end_sample - record.start_sample) - record.invalid_samples
 
+    def emit_wire(records: Iterable[dict[str, Any]]) -> None:
+        nonlocal valid
+        for record in records:
+            writer.write(record)
+            if record["kind"] == "levels":
+                samples = round(record["duration_s"] * settings.sample_rate_hz)
+                valid += samples - record["invalid_samples"]
+
     try:
         for block in read_blocks(recording, channel):
-            emit(meter.process(block))
+            if pipeline is None:
+                emit(meter.process(block))
+            else:
+                emit_wire(pipeline.process(block))
     finally:
-        last = meter.flush()
-        if last is not None:
-            emit([last])
+        if pipeline is None:
+            last = meter.flush()
+            if last is not None:
+                emit([last])
+        else:
+            emit_wire(pipeline.flush())
     return valid
+
+
+def _detector_settings(args: argparse.Namespace, labels: tuple[str, ...], calibrated: bool) -> Any:
+    from noisefleet_core.events import DetectorSettings  # noqa: PLC0415
+
+    # DetectorSettingsError (a ValueError) reports a bad threshold or duration in one line.
+    return DetectorSettings(
+        labels,
+        default_onset_threshold=args.onset_threshold,
+        default_offset_threshold=args.offset_threshold,
+        min_duration_s=args.min_duration_s,
+        merge_gap_s=args.merge_gap_s,
+        # Without a calibration levels are dBFS: a dB SPL gate would close for good.
+        gate_level_db=args.gate_level_db if calibrated else -1000.0,
+        unknown_level_db=args.unknown_level_db if calibrated else None,
+    )
 
 
 def run_analyze(args: argparse.Namespace, out: TextIO) -> int:
@@ -215,6 +283,7 @@ def run_analyze(args: argparse.Namespace, out: TextIO) -> int:
             raise CommandError(f"--start-time: {error}") from error
     writer = make_writer(args.format, out)
     failures = 0
+    classifier: SoundClassifier | None = None
     for path in args.paths:
         try:
             recording = open_recording(path)
@@ -228,14 +297,24 @@ def run_analyze(args: argparse.Namespace, out: TextIO) -> int:
             )
             if recording.truncated_note:
                 _warn(recording.truncated_note)
-            valid = measure_recording(
-                recording, settings, args.channel, _start_time(recording, start_time), writer
-            )
+            start = _start_time(recording, start_time)
+            pipeline = None
+            if args.events:
+                classifier = classifier or SoundClassifier(args.model or default_model_dir())
+                pipeline = SensorPipeline(
+                    settings,
+                    classifier,
+                    _detector_settings(args, classifier.labels, calibrated),
+                    start,
+                    str(recording.path),
+                    args.channel,
+                )
+            valid = measure_recording(recording, settings, args.channel, start, writer, pipeline)
             if valid == 0:
                 raise AudioInputError(
                     f"{path}: nothing could be measured: every sample is NaN or infinite"
                 )
-        except MeterConfigError as error:
+        except (MeterConfigError, ModelError, DetectorSettingsError) as error:
             raise CommandError(str(error)) from error
         except (AudioInputError, WeightingDesignError) as error:
             _error(str(error) if isinstance(error, AudioInputError) else f"{path}: {error}")

@@ -1,0 +1,129 @@
+"""The sensor pipeline: levels + gate + classifier + detector, streaming and through analyze."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from noisefleet_core.acoustics.meter import MeterSettings
+from noisefleet_core.events import DetectorSettings
+from noisefleet_edge.classifier import SoundClassifier, default_model_dir
+from noisefleet_edge.cli import main
+from noisefleet_edge.detection import SensorPipeline
+
+FS = 16000
+OFFSET_DB = 100.0  # dB SPL = dBFS + 100
+
+
+@pytest.fixture(scope="module")
+def classifier() -> SoundClassifier:
+    return SoundClassifier(default_model_dir())
+
+
+def _street(seconds: int = 60) -> np.ndarray:
+    """A quiet street (~35 dB) with one loud siren-like sweep from 20 to 26 s (when that long)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(seconds * FS) * 10 ** ((35 - OFFSET_DB) / 20)
+    t = np.arange(6 * FS) / FS
+    sweep = np.sin(2 * np.pi * np.cumsum(900 + 350 * np.sin(2 * np.pi * 0.5 * t)) / FS)
+    if seconds >= 26:
+        x[20 * FS : 26 * FS] += sweep * 10 ** ((80 - OFFSET_DB) / 20)  # 80 dB (AES17)
+    return x
+
+
+def _run(classifier: SoundClassifier, x: np.ndarray, blocks: list[int]) -> tuple[Any, Any]:
+    pipeline = SensorPipeline(
+        MeterSettings(FS, 1.0, calibration_offset_db=OFFSET_DB, calibrated=True),
+        classifier,
+        DetectorSettings(classifier.labels),
+        datetime(2026, 11, 24, 8, 0, tzinfo=UTC),
+        "street",
+        0,
+    )
+    out: list[dict[str, Any]] = []
+    start = 0
+    for size in blocks:
+        out += pipeline.process(x[start : start + size])
+        start += size
+    out += pipeline.process(x[start:])
+    out += pipeline.flush()
+    return out, pipeline
+
+
+def _by_kind(records: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if k != "event_id"} for r in records if r["kind"] == kind]
+
+
+def test_streaming_equals_whole_file(classifier: SoundClassifier) -> None:
+    x = _street(30)
+    whole, _ = _run(classifier, x, [])
+    rng = np.random.default_rng(0)
+    split, _ = _run(classifier, x, [int(n) for n in rng.integers(1, 20000, 40)])
+    for kind in ("levels", "event"):
+        assert _by_kind(split, kind) == _by_kind(whole, kind)
+    assert len(_by_kind(whole, "levels")) == 30
+
+
+def test_the_loud_sweep_is_an_event_with_levels_and_shares(classifier: SoundClassifier) -> None:
+    records, pipeline = _run(classifier, _street(), [FS] * 59)
+    events = [r for r in records if r["kind"] == "event"]
+    assert events, "the 80 dB sweep must be reported"
+    loud = max(events, key=lambda e: e["laeq_db"])
+    assert loud["start"] <= "2026-11-24T08:00:20.500Z"
+    assert loud["end"] >= "2026-11-24T08:00:25.500Z"
+    assert loud["laeq_db"] == pytest.approx(80.0, abs=1.5)
+    assert loud["lafmax_db"] >= loud["laeq_db"]
+    assert loud["lae_db"] == pytest.approx(
+        loud["laeq_db"] + 10 * np.log10(loud["duration_s"]), abs=0.02
+    )
+    assert loud["final"] is True
+    levels = [r for r in records if r["kind"] == "levels"]
+    assert len(levels) == 60
+    during = levels[22]["energy_shares"]
+    assert sum(during.values()) == pytest.approx(1.0, abs=1e-3)
+    assert during["background"] < 0.05  # the sweep explains the loud second
+    assert levels[5]["energy_shares"] == {"background": 1.0}
+    # Quiet street: the gate spares the classifier most of the minute.
+    assert pipeline.gate_stats.saved_fraction >= 0.8
+
+
+def test_analyze_prints_events_with_the_events_option(tmp_path: Path) -> None:
+    path = tmp_path / "street.wav"
+    sf.write(path, _street(40), FS, subtype="PCM_24")
+    out = io.StringIO()
+    code = main(
+        ["analyze", str(path), "--events", "--calibration-offset-db", str(OFFSET_DB),
+         "--start-time", "2026-11-24T08:00:00Z"],
+        out=out,
+    )  # fmt: skip
+    assert code == 0
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    kinds = {r["kind"] for r in records}
+    assert kinds == {"levels", "event"}
+    event = next(r for r in records if r["kind"] == "event")
+    assert set(event) >= {
+        "event_id", "label", "start", "end", "duration_s", "confidence_peak", "confidence_mean",
+        "laeq_db", "lafmax_db", "lae_db", "runner_up", "part", "final", "source", "channel",
+    }  # fmt: skip
+    assert all("energy_shares" in r for r in records if r["kind"] == "levels")
+
+
+def test_bad_detector_options_are_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "street.wav"
+    sf.write(path, _street(3), FS)
+    code = main(
+        ["analyze", str(path), "--events", "--onset-threshold", "0.2", "--offset-threshold", "0.6"],
+        out=io.StringIO(),
+    )
+    assert code == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1
