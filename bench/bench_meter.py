@@ -28,8 +28,8 @@ import numpy as np
 import soundfile as sf
 
 from noisefleet_core.acoustics.meter import MeterSettings, SoundLevelMeter
+from noisefleet_edge.analyze_command import measure_recording
 from noisefleet_edge.audio_files import open_recording
-from noisefleet_edge.cli import measure_recording
 from noisefleet_edge.output import JsonLinesWriter
 
 FS = 48000

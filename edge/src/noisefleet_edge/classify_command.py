@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -11,13 +10,9 @@ from typing import Any, TextIO
 from noisefleet_core.models.manifest import ModelError
 from noisefleet_edge.audio_files import AudioInputError, open_recording, read_channel
 from noisefleet_edge.classifier import SoundClassifier, default_model_dir
+from noisefleet_edge.console import print_error
 
-PROG = "noisefleet-edge"
 DECIMALS = 4
-
-
-def _error(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
 
 
 def classify_paths(
@@ -32,7 +27,7 @@ def classify_paths(
     try:
         classifier = SoundClassifier(model_dir or default_model_dir())
     except ModelError as error:
-        _error(str(error))
+        print_error(str(error))
         return 1
     failures = 0
     for path in paths:
@@ -40,12 +35,12 @@ def classify_paths(
             recording = open_recording(path)
             samples = read_channel(recording, channel)
         except AudioInputError as error:
-            _error(str(error))
+            print_error(str(error))
             failures += 1
             continue
         result = classifier.classify(samples, recording.sample_rate_hz, aggregation)
         if result is None:
-            _error(f"{path}: too short to classify (shorter than one analysis window)")
+            print_error(f"{path}: too short to classify (shorter than one analysis window)")
             failures += 1
             continue
         decision = result.decision

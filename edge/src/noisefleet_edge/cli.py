@@ -16,53 +16,31 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from noisefleet_core.acoustics.calibration import (
     DEFAULT_MAX_FLUCTUATION_DB,
     CalibrationError,
     analyze_calibrator_recording,
-    offset_from_sensitivity,
 )
 from noisefleet_core.acoustics.meter import (
-    LevelRecord,
     MeterConfigError,
     MeterSettings,
     SoundLevelMeter,
 )
 from noisefleet_core.acoustics.weighting import WeightingDesignError
-from noisefleet_core.contract.levels import TimestampError, level_record_to_wire, parse_timestamp
-from noisefleet_core.events import DetectorSettingsError
-from noisefleet_core.models.manifest import ModelError
+from noisefleet_core.contract.levels import level_record_to_wire
 from noisefleet_edge.audio_files import (
     AudioInputError,
-    Recording,
-    check_channel,
     open_recording,
-    read_blocks,
     read_channel,
 )
-from noisefleet_edge.classifier import SoundClassifier, default_model_dir
-from noisefleet_edge.detection import SensorPipeline
+from noisefleet_edge.console import PROG, CommandError, calibration, print_error, print_warning
 from noisefleet_edge.live import CaptureStats, LiveInputError, list_input_devices
-from noisefleet_edge.output import FORMATS, RecordWriter, make_writer
-
-PROG = "noisefleet-edge"
-
-
-class CommandError(Exception):
-    """A failure to report as one line (exit status 1)."""
-
-
-def _error(message: str) -> None:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
-
-
-def _warn(message: str) -> None:
-    print(f"{PROG}: warning: {message}", file=sys.stderr)
+from noisefleet_edge.output import FORMATS, make_writer
 
 
 def _seconds(text: str) -> float:
@@ -87,14 +65,6 @@ def _add_calibration_options(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help="a 94 dB SPL 1 kHz tone reads S dBFS (e.g. -26 for many MEMS mics); O = 94 - S",
     )
-
-
-def _calibration(args: argparse.Namespace) -> tuple[float, bool]:
-    if args.calibration_offset_db is not None:
-        return float(args.calibration_offset_db), True
-    if args.sensitivity_dbfs is not None:
-        return offset_from_sensitivity(float(args.sensitivity_dbfs)), True
-    return 0.0, False
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -203,130 +173,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _start_time(recording: Recording, start_time: datetime | None) -> datetime:
-    if start_time is not None:
-        return start_time
-    modified = datetime.fromtimestamp(recording.path.stat().st_mtime, tz=UTC)
-    return modified - timedelta(seconds=recording.duration_s)
-
-
-def measure_recording(
-    recording: Recording,
-    settings: MeterSettings,
-    channel: int,
-    start_time: datetime,
-    writer: RecordWriter,
-    pipeline: SensorPipeline | None = None,
-) -> int:
-    """Measure one recording, write its records and return how many samples were valid.
-
-    With a ``pipeline`` (levels, gate, classifier and event detector) event records and energy
-    shares come too; without one, only the level meter runs.
-    """
-    meter = SoundLevelMeter(settings)
-    source = str(recording.path)
-    valid = 0
-
-    def emit(records: Iterable[LevelRecord]) -> None:
-        nonlocal valid
-        for record in records:
-            writer.write(level_record_to_wire(record, start_time, source, channel))
-            valid += (record.end_sample - record.start_sample) - record.invalid_samples
-
-    def emit_wire(records: Iterable[dict[str, Any]]) -> None:
-        nonlocal valid
-        for record in records:
-            writer.write(record)
-            if record["kind"] == "levels":
-                samples = round(record["duration_s"] * settings.sample_rate_hz)
-                valid += samples - record["invalid_samples"]
-
-    try:
-        for block in read_blocks(recording, channel):
-            if pipeline is None:
-                emit(meter.process(block))
-            else:
-                emit_wire(pipeline.process(block))
-    finally:
-        if pipeline is None:
-            last = meter.flush()
-            if last is not None:
-                emit([last])
-        else:
-            emit_wire(pipeline.flush())
-    return valid
-
-
-def _detector_settings(args: argparse.Namespace, labels: tuple[str, ...], calibrated: bool) -> Any:
-    from noisefleet_core.events import DetectorSettings  # noqa: PLC0415
-
-    # DetectorSettingsError (a ValueError) reports a bad threshold or duration in one line.
-    return DetectorSettings(
-        labels,
-        default_onset_threshold=args.onset_threshold,
-        default_offset_threshold=args.offset_threshold,
-        min_duration_s=args.min_duration_s,
-        merge_gap_s=args.merge_gap_s,
-        # Without a calibration levels are dBFS: a dB SPL gate would close for good.
-        gate_level_db=args.gate_level_db if calibrated else -1000.0,
-        unknown_level_db=args.unknown_level_db if calibrated else None,
-    )
-
-
-def run_analyze(args: argparse.Namespace, out: TextIO) -> int:
-    offset, calibrated = _calibration(args)
-    start_time = None
-    if args.start_time is not None:
-        try:
-            start_time = parse_timestamp(args.start_time)
-        except TimestampError as error:
-            raise CommandError(f"--start-time: {error}") from error
-    writer = make_writer(args.format, out)
-    failures = 0
-    classifier: SoundClassifier | None = None
-    for path in args.paths:
-        try:
-            recording = open_recording(path)
-            check_channel(recording, args.channel)
-            settings = MeterSettings(
-                sample_rate_hz=recording.sample_rate_hz,
-                interval_s=args.interval_s,
-                calibration_offset_db=offset,
-                calibrated=calibrated,
-                clip_level=recording.clip_level,
-            )
-            if recording.truncated_note:
-                _warn(recording.truncated_note)
-            start = _start_time(recording, start_time)
-            pipeline = None
-            if args.events:
-                classifier = classifier or SoundClassifier(args.model or default_model_dir())
-                pipeline = SensorPipeline(
-                    settings,
-                    classifier,
-                    _detector_settings(args, classifier.labels, calibrated),
-                    start,
-                    str(recording.path),
-                    args.channel,
-                )
-            valid = measure_recording(recording, settings, args.channel, start, writer, pipeline)
-            if valid == 0:
-                raise AudioInputError(
-                    f"{path}: nothing could be measured: every sample is NaN or infinite"
-                )
-        except (MeterConfigError, ModelError, DetectorSettingsError) as error:
-            raise CommandError(str(error)) from error
-        except (AudioInputError, WeightingDesignError) as error:
-            _error(str(error) if isinstance(error, AudioInputError) else f"{path}: {error}")
-            failures += 1
-    if not calibrated and args.format != "jsonl":
-        _warn(
-            "no calibration given: levels are dBFS (use --calibration-offset-db or "
-            "--sensitivity-dbfs for dB SPL)"
-        )
-    return 1 if failures else 0
-
-
 def run_calibrate(args: argparse.Namespace, out: TextIO) -> int:
     try:
         recording = open_recording(args.recording)
@@ -351,7 +197,7 @@ def run_calibrate(args: argparse.Namespace, out: TextIO) -> int:
         f"use:                --calibration-offset-db {result.offset_db:.2f}\n"
     )
     for warning in result.warnings:
-        _warn(warning)
+        print_warning(warning)
     return 0
 
 
@@ -365,7 +211,7 @@ def run_levels(args: argparse.Namespace, out: TextIO) -> int:
             return 0
         if not args.live:
             raise CommandError("say --live to measure the microphone, or --list-devices")
-        offset, calibrated = _calibration(args)
+        offset, calibrated = calibration(args)
         settings = MeterSettings(
             sample_rate_hz=args.sample_rate,
             interval_s=args.interval_s,
@@ -389,10 +235,16 @@ def run_levels(args: argparse.Namespace, out: TextIO) -> int:
                 if limit is not None and meter.position >= limit:
                     break
         if stats.overflows:
-            _warn(f"the input overflowed {stats.overflows} time(s): audio was lost")
+            print_warning(f"the input overflowed {stats.overflows} time(s): audio was lost")
     except (LiveInputError, MeterConfigError, WeightingDesignError) as error:
         raise CommandError(str(error)) from error
     return 0
+
+
+def run_analyze(args: argparse.Namespace, out: TextIO) -> int:
+    from noisefleet_edge.analyze_command import run_analyze as analyze  # noqa: PLC0415
+
+    return analyze(args, out)
 
 
 def run_classify(args: argparse.Namespace, out: TextIO) -> int:
@@ -422,7 +274,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         return handlers[args.command](args, stream)
     except CommandError as error:
-        _error(str(error))
+        print_error(str(error))
         return 1
     except KeyboardInterrupt:
         return 130
