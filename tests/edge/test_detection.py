@@ -127,3 +127,27 @@ def test_bad_detector_options_are_one_line_errors(
     assert code == 1
     errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
     assert len(errors) == 1
+
+
+def test_rates_without_whole_sample_frames_keep_event_times(classifier: SoundClassifier) -> None:
+    """At 11025 Hz a 0.1 s frame is 1102 samples: events and shares still line up."""
+    fs = 11025
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal(40 * fs) * 10 ** ((35 - OFFSET_DB) / 20)
+    t = np.arange(6 * fs) / fs
+    sweep = np.sin(2 * np.pi * np.cumsum(900 + 350 * np.sin(2 * np.pi * 0.5 * t)) / fs)
+    x[30 * fs : 36 * fs] += sweep * 10 ** ((80 - OFFSET_DB) / 20)
+    pipeline = SensorPipeline(
+        MeterSettings(fs, 1.0, calibration_offset_db=OFFSET_DB, calibrated=True),
+        classifier,
+        DetectorSettings(classifier.labels),
+        datetime(2026, 11, 24, 8, 0, tzinfo=UTC),
+    )
+    records = pipeline.process(x) + pipeline.flush()
+    levels = [r for r in records if r["kind"] == "levels"]
+    assert len(levels) == 40
+    assert all("energy_shares" in r for r in levels)
+    loud = [r for r in records if r["kind"] == "event" and r["laeq_db"] >= 70]
+    # Frames last 1102/11025 s, not 0.1 s: with the nominal length the times would run early.
+    assert "2026-11-24T08:00:29.2" <= loud[0]["start"] <= "2026-11-24T08:00:30.5"
+    assert "2026-11-24T08:00:35.5" <= loud[-1]["end"] <= "2026-11-24T08:00:36.6"

@@ -13,8 +13,11 @@ The interpreter comes from ai-edge-litert, or from tflite-runtime where a device
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -58,6 +61,24 @@ def _interpreter_class() -> Any:
     return Interpreter
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Hide the runtime's C++ start-up chatter ("INFO: Created TensorFlow Lite XNNPACK
+    delegate") so the command's stderr stays one line per problem; failures still raise."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no usable stderr: nothing to hide
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 @dataclass(frozen=True)
 class Classification:
     decision: ClipDecision
@@ -84,10 +105,11 @@ class SoundClassifier:
         model_bytes = model_path.read_bytes()
         check_compatible(self.manifest, model_bytes)
         try:
-            self._interpreter = _interpreter_class()(
-                model_content=model_bytes, num_threads=num_threads
-            )
-            self._interpreter.allocate_tensors()
+            with _native_stderr_silenced():
+                self._interpreter = _interpreter_class()(
+                    model_content=model_bytes, num_threads=num_threads
+                )
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as error:
             raise ModelError(f"{model_path}: the interpreter cannot load it ({error})") from error
         self._input = self._interpreter.get_input_details()[0]

@@ -100,8 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument(
         "--events",
         action=argparse.BooleanOptionalAction,
-        default=False,
-        help="detect sound events with the classifier (default: off, levels only)",
+        default=True,
+        help="detect sound events with the classifier (default: on; --no-events: levels only)",
     )
     events.add_argument("--model", type=Path, help="model folder (default: the built-in one)")
     events.add_argument(

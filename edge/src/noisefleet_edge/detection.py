@@ -19,7 +19,7 @@ import math
 import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -106,10 +106,10 @@ class SensorPipeline:
         if detector_settings.labels != classifier.labels:
             raise ValueError("the detector's labels must be the classifier's, in order")
         fs = meter_settings.sample_rate_hz
-        frame_samples = round(detector_settings.frame_s * fs)
-        interval_samples = meter_settings.interval_samples
-        if interval_samples % frame_samples:
-            raise ValueError("the level interval must hold a whole number of frames")
+        frame_samples = max(1, round(detector_settings.frame_s * fs))
+        # Frames are whole samples: at 11025 Hz a "0.1 s" frame lasts 1102 samples, and event
+        # times must use that real length or they drift (1.8 s an hour).
+        detector_settings = replace(detector_settings, frame_s=frame_samples / fs)
         self._frame_samples = frame_samples
         self._meter = SoundLevelMeter(
             MeterSettings(
@@ -118,7 +118,7 @@ class SensorPipeline:
                 calibration_offset_db=meter_settings.calibration_offset_db,
                 calibrated=meter_settings.calibrated,
                 clip_level=meter_settings.clip_level,
-                frame_s=detector_settings.frame_s,
+                frame_s=frame_samples / fs,
             )
         )
         self._classifier = classifier
@@ -216,12 +216,14 @@ class SensorPipeline:
         settled = self._attribution.settled_until or 0
         while self._pending_levels:
             record = self._pending_levels[0]
-            first = record.start_sample // self._frame_samples
-            end = -(-record.end_sample // self._frame_samples)
+            # The interval's frames: those starting in it (exact when intervals hold whole
+            # frames, within half a frame at its edges otherwise).
+            first = round(record.start_sample / self._frame_samples)
+            end = round(record.end_sample / self._frame_samples)
             if end > settled and not last:
                 break
             wire = level_record_to_wire(record, self.stream_start, self.source, self.channel)
-            if end <= settled:
+            if first < end <= settled:
                 shares = self._attribution.shares(first, end)
                 wire["energy_shares"] = {k: round(v, DECIMALS) for k, v in shares.items()}
                 self._attribution.discard_before(end)
@@ -233,7 +235,7 @@ class SensorPipeline:
         x = np.asarray(block, dtype=np.float64)
         self._pending_levels.extend(self._meter.process(x))
         self._take_frames()
-        resampled = self._resampler.process(np.nan_to_num(x))
+        resampled = self._resampler.process(np.where(np.isfinite(x), x, 0.0))
         self._audio = np.concatenate([self._audio, resampled])
         self._classify_ready_windows()
         return self._wire(self._push_ready_frames(final=False))

@@ -60,6 +60,8 @@ class CsvWriter:
         self._header_written = False
 
     def write(self, record: dict[str, Any]) -> None:
+        if record.get("kind") != "levels":
+            return  # CSV holds level records only; events go to jsonl
         if not self._header_written:
             self._writer.writeheader()
             self._header_written = True
@@ -73,6 +75,9 @@ class TableWriter:
         self._source: object = ()
 
     def write(self, record: dict[str, Any]) -> None:
+        if record.get("kind") == "event":
+            self._write_event(record)
+            return
         source = record.get("source")
         if source != self._source:
             self._source = source
@@ -94,6 +99,17 @@ class TableWriter:
             flags.append(f"invalid={record['invalid_samples']}")
         line = f"{record['start']:<25} {record['duration_s']:>5.1f} " + " ".join(cells)
         self._stream.write(line + ("  " + ",".join(flags) if flags else "") + "\n")
+        self._stream.flush()
+
+    def _write_event(self, record: dict[str, Any]) -> None:
+        confidence = record.get("confidence_mean")
+        shown = "" if confidence is None else f", confidence {confidence:.2f}"
+        part = "" if record.get("final", True) else f", part {record.get('part')} (continues)"
+        self._stream.write(
+            f"  event {record['label']}: {record['start']} to {record['end']} "
+            f"({record['duration_s']:.1f} s), LAeq {record['laeq_db']:.1f}, "
+            f"LAFmax {record['lafmax_db']:.1f}{shown}{part}\n"
+        )
         self._stream.flush()
 
 
