@@ -102,7 +102,10 @@ class SensorPipeline:
         source: str | None = None,
         channel: int | None = None,
         id_factory: Callable[[], str] | None = None,
+        on_frame: Callable[[Frame], None] | None = None,
     ) -> None:
+        """``on_frame`` sees every frame (levels and scores) the detector gets, e.g. to tune
+        thresholds offline without running the classifier again."""
         if detector_settings.labels != classifier.labels:
             raise ValueError("the detector's labels must be the classifier's, in order")
         fs = meter_settings.sample_rate_hz
@@ -138,6 +141,7 @@ class SensorPipeline:
         self.source = source
         self.channel = channel
         self.gate_stats = GateStats()
+        self._on_frame = on_frame
 
         self._audio: FloatArray = np.empty(0)  # classifier-rate samples not yet dropped
         self._audio_offset = 0  # index of self._audio[0] in the classifier-rate stream
@@ -204,6 +208,8 @@ class SensorPipeline:
             scores = [s for k in windows if (s := self._window_scores.get(k)) is not None]
             mean = np.mean(scores, axis=0) if scores else None
             frame = Frame(level.index, level.laeq_db, level.lafmax_db, mean)
+            if self._on_frame is not None:
+                self._on_frame(frame)
             events.extend(self._detector.push(frame))
             self._frames.popleft()
             for k in [k for k in self._window_scores if k < windows.start]:
