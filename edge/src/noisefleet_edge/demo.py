@@ -7,7 +7,9 @@ Steps:
 2. derive the calibration offset from the calibrator recording;
 3. measure the street recording in 5 s intervals with that offset and print a table;
 4. combine the intervals energy-correctly into the minute's LAeq and, from the summed level
-   histograms, its LAF10/LAF50/LAF90.
+   histograms, its LAF10/LAF50/LAF90;
+5. run the sensor pipeline (level gate, default classifier, event detector) and print the
+   sound events and what caused the loudest interval.
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ from noisefleet_core.acoustics.calibration import analyze_calibrator_recording
 from noisefleet_core.acoustics.combine import combine_levels
 from noisefleet_core.acoustics.histogram import exceeded_level, merge_histograms
 from noisefleet_core.acoustics.meter import LevelRecord, MeterSettings, SoundLevelMeter
+from noisefleet_core.events import DetectorSettings
 from noisefleet_edge.audio_files import open_recording, read_blocks, read_channel
+from noisefleet_edge.classifier import SoundClassifier, default_model_dir
+from noisefleet_edge.detection import SensorPipeline
 from noisefleet_edge.output import TableWriter
 
 SAMPLE_RATE_HZ = 48000
 MIC_SENSITIVITY_DBFS = -26.0  # what the virtual microphone reads for 94 dB SPL
 DEMO_START = "2026-11-24T08:00:00Z"
+DEMO_GATE_DB = 55.0
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -149,4 +155,35 @@ def run(output_dir: Path, out: TextIO) -> int:
         "(from the summed histograms)\n"
         "   (horn at 24 s, barking at 33 s and a siren at 45-54 s stand out above the traffic)\n"
     )
+
+    classifier = SoundClassifier(default_model_dir())
+    pipeline = SensorPipeline(
+        MeterSettings(
+            sample_rate_hz=street.sample_rate_hz,
+            interval_s=5.0,
+            calibration_offset_db=result.offset_db,
+            calibrated=True,
+            clip_level=street.clip_level,
+        ),
+        classifier,
+        # The street's traffic bed is 46 dB(A): gate the classifier above it.
+        DetectorSettings(classifier.labels, gate_level_db=DEMO_GATE_DB),
+        start,
+        str(street_path),
+        0,
+    )
+    wire = []
+    for block in read_blocks(street):
+        wire.extend(pipeline.process(block))
+    wire.extend(pipeline.flush())
+    out.write(
+        f"\n4. sound events (default model, trained on synthetic sounds; the gate skipped "
+        f"{pipeline.gate_stats.saved_fraction:.0%} of the classifier windows):\n"
+    )
+    for item in wire:
+        if item["kind"] == "event":
+            table.write(item)
+    loudest = max((r for r in wire if r["kind"] == "levels"), key=lambda r: r["laeq_db"])
+    shares = ", ".join(f"{k} {v:.0%}" for k, v in loudest["energy_shares"].items() if v >= 0.01)
+    out.write(f"   what caused the loudest 5 s ({loudest['start']}): {shares}\n")
     return 0
