@@ -151,3 +151,29 @@ def test_rates_without_whole_sample_frames_keep_event_times(classifier: SoundCla
     # Frames last 1102/11025 s, not 0.1 s: with the nominal length the times would run early.
     assert "2026-11-24T08:00:29.2" <= loud[0]["start"] <= "2026-11-24T08:00:30.5"
     assert "2026-11-24T08:00:35.5" <= loud[-1]["end"] <= "2026-11-24T08:00:36.6"
+
+
+def test_tuned_thresholds_in_the_model_folder_apply(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    model.mkdir()
+    for item in default_model_dir().iterdir():
+        (model / item.name).write_bytes(item.read_bytes())
+    manifest = json.loads((model / "model.json").read_text())
+    labels = manifest["labels"]
+    manifest["detector"] = {
+        "onset_thresholds": dict.fromkeys(labels, 1.0),
+        "offset_thresholds": dict.fromkeys(labels, 1.0),
+    }
+    (model / "model.json").write_text(json.dumps(manifest))
+    path = tmp_path / "street.wav"
+    sf.write(path, _street(30), FS, subtype="PCM_24")
+
+    def labels_found(*extra: str) -> set[str]:
+        out = io.StringIO()
+        args = ["analyze", str(path), "--model", str(model), "--calibration-offset-db", "100"]
+        assert main([*args, *extra], out=out) == 0
+        records = [json.loads(line) for line in out.getvalue().splitlines()]
+        return {r["label"] for r in records if r["kind"] == "event"}
+
+    assert labels_found() <= {"unknown"}  # no class can reach an onset threshold of 1.0
+    assert labels_found("--onset-threshold", "0.5") - {"unknown"}  # the option overrides them

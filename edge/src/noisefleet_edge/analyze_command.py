@@ -90,14 +90,22 @@ def measure_recording(
     return valid
 
 
-def _detector_settings(args: argparse.Namespace, labels: tuple[str, ...], calibrated: bool) -> Any:
+def _detector_settings(
+    args: argparse.Namespace, classifier: SoundClassifier, calibrated: bool
+) -> Any:
+    """Detector settings from the options; the model's tuned per-class thresholds apply unless
+    a threshold option is given. A bad value raises DetectorSettingsError (one line)."""
     from noisefleet_core.events import DetectorSettings  # noqa: PLC0415
 
-    # DetectorSettingsError (a ValueError) reports a bad threshold or duration in one line.
+    manifest = classifier.manifest
+    # Either threshold option replaces the model's tuned pair for every class.
+    tuned = args.onset_threshold is None and args.offset_threshold is None
     return DetectorSettings(
-        labels,
-        default_onset_threshold=args.onset_threshold,
-        default_offset_threshold=args.offset_threshold,
+        classifier.labels,
+        default_onset_threshold=0.5 if args.onset_threshold is None else args.onset_threshold,
+        default_offset_threshold=0.3 if args.offset_threshold is None else args.offset_threshold,
+        onset_thresholds=dict(manifest.onset_thresholds) if tuned else {},
+        offset_thresholds=dict(manifest.offset_thresholds) if tuned else {},
         min_duration_s=args.min_duration_s,
         merge_gap_s=args.merge_gap_s,
         # Without a calibration levels are dBFS: a dB SPL gate would close for good.
@@ -137,7 +145,7 @@ def run_analyze(args: argparse.Namespace, out: TextIO) -> int:
                 pipeline = SensorPipeline(
                     settings,
                     classifier,
-                    _detector_settings(args, classifier.labels, calibrated),
+                    _detector_settings(args, classifier, calibrated),
                     start,
                     str(recording.path),
                     args.channel,

@@ -116,8 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=65.0,
         help="loud sound no class explains becomes an 'unknown' event (dB SPL, default 65)",
     )
-    events.add_argument("--onset-threshold", type=float, default=0.5)
-    events.add_argument("--offset-threshold", type=float, default=0.3)
+    events.add_argument(
+        "--onset-threshold",
+        type=float,
+        help="score that starts an event, every class (default: the model's tuned values, or 0.5)",
+    )
+    events.add_argument(
+        "--offset-threshold",
+        type=float,
+        help="score below which an event ends (default: the model's tuned values, or 0.3)",
+    )
     events.add_argument("--min-duration-s", type=float, default=0.3)
     events.add_argument("--merge-gap-s", type=float, default=0.5)
 

@@ -77,3 +77,15 @@ def test_invalid_manifests_are_refused(key: str, value: object, message: str) ->
 def test_non_object_is_refused() -> None:
     with pytest.raises(ModelError, match="object"):
         parse_manifest(["not", "a", "dict"])
+
+
+def test_tuned_detector_thresholds_round_trip_and_are_checked() -> None:
+    manifest = _manifest(onset_thresholds=(("a", 0.7),), offset_thresholds=(("a", 0.4),))
+    data = manifest.to_json()
+    assert data["detector"] == {"onset_thresholds": {"a": 0.7}, "offset_thresholds": {"a": 0.4}}
+    assert parse_manifest(data) == manifest
+    assert "detector" not in _manifest().to_json()
+    for bad in ({"onset_thresholds": {"z": 0.5}}, {"onset_thresholds": {"a": 2.0}}, [1]):
+        data["detector"] = bad
+        with pytest.raises(ModelError, match="detector"):
+            parse_manifest(data)

@@ -4,7 +4,9 @@ Subcommands:
 - ``train``: a model from a dataset on disk (UrbanSound8K, ESC-50, class folders, Audacity
   labels), tested on one official fold and, with ``--cross-validate``, on every fold;
 - ``default-model``: regenerate the edge's default model from the synthetic generator with
-  fixed seeds, evaluated in distribution and on held-out generator settings.
+  fixed seeds, evaluated in distribution and on held-out generator settings;
+- ``evaluate-events``: sound event detection metrics of the edge pipeline on labelled recordings
+  (``noisefleet_training.sed``), optionally tuning per-class thresholds first.
 
 Failures are one line on stderr (``noisefleet-train: error: ...``) with exit status 1.
 """
@@ -73,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     default.add_argument("--clip-seconds", type=float, default=4.0)
     default.add_argument("--work-dir", type=Path, help="keep the generated audio here")
     common(default)
+
+    from noisefleet_training.sed.command import add_arguments  # noqa: PLC0415
+
+    events = commands.add_parser(
+        "evaluate-events", help="event-based and segment-based F1 of the edge's event detector"
+    )
+    add_arguments(events)
     return parser
 
 
@@ -213,10 +222,23 @@ def run_default_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_evaluate_events(args: argparse.Namespace) -> int:
+    from noisefleet_training.sed.command import ERRORS, evaluate_events  # noqa: PLC0415
+
+    try:
+        return evaluate_events(args)
+    except ERRORS as error:
+        raise CommandError(str(error)) from error
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    handlers = {"train": run_train, "default-model": run_default_model}
+    handlers = {
+        "train": run_train,
+        "default-model": run_default_model,
+        "evaluate-events": run_evaluate_events,
+    }
     try:
         return handlers[args.command](args)
     except (CommandError, DatasetError, AugmentationError, ModelError) as error:

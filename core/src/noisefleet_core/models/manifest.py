@@ -49,6 +49,9 @@ class ModelManifest:
     unknown_threshold: float = 0.5
     """Below this aggregated probability a clip is ``unknown`` (open set)."""
     aggregation: str = "mean"
+    onset_thresholds: tuple[tuple[str, float], ...] = ()
+    """Per-class event onset thresholds tuned for this model (``"detector"`` in model.json)."""
+    offset_thresholds: tuple[tuple[str, float], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -69,6 +72,16 @@ class ModelManifest:
             },
             "unknown_threshold": self.unknown_threshold,
             "aggregation": self.aggregation,
+            **(
+                {
+                    "detector": {
+                        "onset_thresholds": dict(self.onset_thresholds),
+                        "offset_thresholds": dict(self.offset_thresholds),
+                    }
+                }
+                if self.onset_thresholds or self.offset_thresholds
+                else {}
+            ),
         }
 
 
@@ -110,6 +123,7 @@ def parse_manifest(data: Any) -> ModelManifest:
     for key in ("name", "feature_params_hash", "model_sha256"):
         if not isinstance(data.get(key), str):
             raise ModelError(f"model.json: {key} must be a string")
+    onsets, offsets = _detector_thresholds(data.get("detector"), labels)
     return ModelManifest(
         name=data["name"],
         labels=tuple(labels),
@@ -120,7 +134,31 @@ def parse_manifest(data: Any) -> ModelManifest:
         output_quantization=_quantization(data.get("output_quantization"), "output_quantization"),
         unknown_threshold=float(threshold),
         aggregation=aggregation,
+        onset_thresholds=onsets,
+        offset_thresholds=offsets,
     )
+
+
+def _detector_thresholds(
+    data: Any, labels: list[str]
+) -> tuple[tuple[tuple[str, float], ...], tuple[tuple[str, float], ...]]:
+    """Tuned per-class thresholds from model.json's optional ``"detector"`` object."""
+    if data is None:
+        return (), ()
+    if not isinstance(data, dict):
+        raise ModelError("model.json: detector must be an object")
+    result = []
+    for key in ("onset_thresholds", "offset_thresholds"):
+        values = data.get(key, {})
+        if not isinstance(values, dict) or not all(
+            label in labels and isinstance(v, int | float) and 0.0 <= v <= 1.0
+            for label, v in values.items()
+        ):
+            raise ModelError(
+                f"model.json: detector.{key} must map the model's labels to numbers within 0..1"
+            )
+        result.append(tuple(sorted((label, float(v)) for label, v in values.items())))
+    return result[0], result[1]
 
 
 def check_compatible(manifest: ModelManifest, model_bytes: bytes) -> None:
