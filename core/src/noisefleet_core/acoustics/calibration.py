@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import signal
 
-from noisefleet_core.acoustics.meter import AES17_DB
+from noisefleet_core.acoustics.units import AES17_DB
 from noisefleet_core.acoustics.weighting import FloatArray
 
 SENSITIVITY_REFERENCE_DB = 94.0

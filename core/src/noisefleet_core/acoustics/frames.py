@@ -9,14 +9,12 @@ Frames are counted in samples from the stream start, like intervals, so they nev
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from noisefleet_core.acoustics.units import mean_square_level_db
 from noisefleet_core.acoustics.weighting import FloatArray
-
-ENERGY_FLOOR = 1e-20
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,7 @@ class FrameAccumulator:
         self._fast_max = 0.0
 
     def _level(self, mean_square: float) -> float:
-        return 10.0 * math.log10(max(mean_square, ENERGY_FLOOR)) + self._db_offset
+        return mean_square_level_db(mean_square, self._db_offset)
 
     def _emit(self, samples: int) -> FrameLevel:
         frame = FrameLevel(

@@ -31,10 +31,9 @@ import numpy as np
 from noisefleet_core.acoustics.frames import FrameAccumulator, FrameLevel
 from noisefleet_core.acoustics.histogram import LevelHistogram, sample_exceeded_levels
 from noisefleet_core.acoustics.time_weighting import TAU_FAST_S, TAU_SLOW_S, ExponentialAverager
+from noisefleet_core.acoustics.units import AES17_DB, ENERGY_FLOOR, mean_square_level_db
 from noisefleet_core.acoustics.weighting import CAWeightingFilter, FloatArray, design_weighting
 
-AES17_DB = 10.0 * math.log10(2.0)
-ENERGY_FLOOR = 1e-20
 PERCENTILE_SAMPLE_HZ = 100
 WARMUP_TIME_CONSTANTS = 5.0
 MIN_INTERVAL_S = 0.1
@@ -272,7 +271,7 @@ class SoundLevelMeter:
             acc.fast_samples.append(fast[seg.start + (index - start)])
 
     def _level(self, mean_square: float) -> float:
-        return 10.0 * math.log10(max(mean_square, ENERGY_FLOOR)) + self._db_offset
+        return mean_square_level_db(mean_square, self._db_offset)
 
     def _finish(self, acc: _Accumulator) -> LevelRecord:
         if acc.valid == 0:
