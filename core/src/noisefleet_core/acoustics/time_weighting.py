@@ -8,7 +8,8 @@ exactly in chunks of ``CHUNK`` samples:
    below ~1.3 for chunk sizes and time constants used here, so nothing overflows or cancels).
 2. The value carried into each chunk follows the same recursion at the chunk rate,
    Y[c] = a^CHUNK * Y[c-1] + y0_last[c], which is a short sequential filter over chunk ends.
-3. y[c, k] = y0[c, k] + a^(k+1) * Y[c-1].
+3. y[c, k] = y0[c, k] + a^(k+1) * Y[c-1] = (1-a) * a^k * (cumsum[c, k] + a/(1-a) * Y[c-1]),
+   so the carry is added before the one scaling pass.
 
 The result equals the sample-by-sample recursion to rounding, for any block size.
 """
@@ -24,7 +25,7 @@ from noisefleet_core.acoustics.weighting import FloatArray
 
 TAU_FAST_S = 0.125
 TAU_SLOW_S = 1.0
-CHUNK = 256
+CHUNK = 300  # divides common block sizes (0.1 s and 1 s at 16/22.05/44.1/48 kHz): no padding
 
 
 class ExponentialAverager:
@@ -37,7 +38,8 @@ class ExponentialAverager:
         k = np.arange(CHUNK, dtype=np.float64)
         self._grow = self.decay ** (-k)
         self._shrink = (1.0 - self.decay) * self.decay**k
-        self._carry_gain = self.decay ** (k + 1.0)
+        # y[c, k] = shrink[k] * (cumsum[c, k] + carry_scale * entering[c]), see step 3.
+        self._carry_scale = self.decay / (1.0 - self.decay)
         self._chunk_decay = self.decay**CHUNK
         self.value = initial
 
@@ -47,20 +49,23 @@ class ExponentialAverager:
         if n == 0:
             return np.empty(0, dtype=np.float64)
         chunks = -(-n // CHUNK)
-        padded = np.zeros(chunks * CHUNK, dtype=np.float64)
-        padded[:n] = x
-        blocks = padded.reshape(chunks, CHUNK)
-        local = np.cumsum(blocks * self._grow, axis=1)
-        local *= self._shrink
-        # Value entering each chunk: carry[c] = a^CHUNK * carry[c-1] + local[c-1, -1].
-        ends = local[:, -1]
+        if n == chunks * CHUNK:
+            local = x.reshape(chunks, CHUNK) * self._grow
+        else:
+            local = np.zeros((chunks, CHUNK), dtype=np.float64)
+            local.reshape(-1)[:n] = x
+            local *= self._grow
+        np.cumsum(local, axis=1, out=local)
+        # Value entering each chunk: carry[c] = a^CHUNK * carry[c-1] + (chunk c-1's own end).
+        ends = local[:, -1] * self._shrink[-1]
         carry_in, _ = signal.lfilter(
             [1.0], [1.0, -self._chunk_decay], ends[:-1], zi=[self._chunk_decay * self.value]
         )
         entering = np.empty(chunks, dtype=np.float64)
         entering[0] = self.value
         entering[1:] = carry_in
-        local += np.outer(entering, self._carry_gain)
+        local += (self._carry_scale * entering)[:, np.newaxis]
+        local *= self._shrink
         out = local.reshape(-1)[:n]
         self.value = float(out[-1])
         return out
