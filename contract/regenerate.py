@@ -1,0 +1,49 @@
+"""Write the exported JSON Schema files and re-canonicalise the golden examples.
+
+Run from the repository root after changing the contract:
+
+    .venv/bin/python contract/regenerate.py
+
+Steps:
+1. write ``contract/schema/{kind}.schema.json`` from ``noisefleet_core.contract.schema``;
+2. decode every ``contract/examples/{kind}.json`` (the file name is the kind; site and sensor come
+   from the file) and write it back in canonical form (sorted keys, 2-space indent, newline).
+   An example that no longer decodes stops the script with the contract error: fix it by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from noisefleet_core.contract.messages import decode, encode
+from noisefleet_core.contract.schema import schema_files
+from noisefleet_core.contract.topics import topic
+
+HERE = Path(__file__).resolve().parent
+
+
+def example_topic(path: Path) -> str:
+    data = json.loads(path.read_bytes())
+    return topic(data["site"], data["sensor"], path.stem)  # type: ignore[arg-type]
+
+
+def canonical_example(path: Path) -> bytes:
+    return encode(decode(example_topic(path), path.read_bytes()), indent=2) + b"\n"
+
+
+def main() -> int:
+    schema_folder = HERE / "schema"
+    schema_folder.mkdir(exist_ok=True)
+    for name, text in schema_files().items():
+        (schema_folder / name).write_text(text, encoding="utf-8")
+        print(f"wrote {schema_folder / name}")
+    for path in sorted((HERE / "examples").glob("*.json")):
+        path.write_bytes(canonical_example(path))
+        print(f"canonicalised {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

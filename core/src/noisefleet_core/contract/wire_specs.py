@@ -1,0 +1,155 @@
+"""The field specs of every message kind: the single source the decoder and the schema use.
+
+The level and event records are carried unchanged from ``level_record_to_wire`` and the edge's
+``event_to_wire``; their specs here list exactly the keys those functions emit (plus the
+optional ``source``, ``channel`` and, for levels, ``energy_shares``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from noisefleet_core.contract.fields import (
+    ArrayOf,
+    Boolean,
+    Const,
+    Date,
+    Integer,
+    MapOf,
+    Nullable,
+    Number,
+    Record,
+    Spec,
+    String,
+    Timestamp,
+)
+from noisefleet_core.contract.levels import LEVEL_FIELDS, LEVEL_KIND
+from noisefleet_core.contract.topics import ID_PATTERN, SCHEMA_VERSION, DataKind
+
+EVENT_RECORD_KIND = "event"
+UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+SHA256_PATTERN = r"[0-9a-f]{64}"
+
+EVENT_PHASES = ("start", "end")
+STATUS_STATES = ("online", "offline", "stopped")
+
+_OPTIONAL_ORIGIN: dict[str, Spec] = {
+    "source": String(description="Where the audio came from (file name or device)."),
+    "channel": Integer(minimum=0, description="Audio channel index, from 0."),
+}
+
+HISTOGRAM = Record(
+    required={
+        "bin_width_db": Number(exclusive_minimum=0, description="Width of one bin in dB."),
+        "first_bin": Integer(description="Index of counts[0]: its bin starts at this x width."),
+        "counts": ArrayOf(Integer(minimum=0), description="LAF samples per bin."),
+    },
+    description="Histogram of the interval's LAF values (for percentiles over any period).",
+)
+
+LEVEL_RECORD = Record(
+    required={
+        "kind": Const(LEVEL_KIND),
+        "start": Timestamp(description="Start of the interval."),
+        "end": Timestamp(description="End of the interval (exclusive)."),
+        "duration_s": Number(minimum=0),
+        **{name: Nullable(Number()) for name in LEVEL_FIELDS},
+        "laf_histogram": HISTOGRAM,
+        "coverage": Number(minimum=0, maximum=1, description="Share of valid samples."),
+        "clipped_samples": Integer(minimum=0),
+        "invalid_samples": Integer(minimum=0),
+        "calibrated": Boolean(description="Whether the levels are dB SPL (else dBFS)."),
+        "calibration_offset_db": Nullable(Number()),
+        "sample_rate_hz": Integer(minimum=1),
+    },
+    optional={
+        **_OPTIONAL_ORIGIN,
+        "energy_shares": MapOf(
+            Number(minimum=0, maximum=1),
+            description="Share of the interval's A-weighted energy per label.",
+        ),
+    },
+    description="One level record as level_record_to_wire writes it.",
+)
+
+EVENT_RECORD = Record(
+    required={
+        "kind": Const(EVENT_RECORD_KIND),
+        "event_id": String(min_length=1),
+        "label": String(min_length=1),
+        "start": Timestamp(),
+        "end": Timestamp(),
+        "duration_s": Number(minimum=0),
+        "confidence_peak": Nullable(Number()),
+        "confidence_mean": Nullable(Number()),
+        "laeq_db": Number(),
+        "lafmax_db": Number(),
+        "lae_db": Number(),
+        "runner_up": ArrayOf(
+            Record(required={"label": String(min_length=1), "score": Number()}),
+            description="The next most likely labels with their mean scores.",
+        ),
+        "part": Integer(minimum=1, description="1 for the first part of an event."),
+        "final": Boolean(description="False for a part cut while the event goes on."),
+    },
+    optional=_OPTIONAL_ORIGIN,
+    description="One event report as the edge's event_to_wire writes it (no audio).",
+)
+
+ENVELOPE_FIELDS: dict[str, Spec] = {
+    "schema_version": Const(SCHEMA_VERSION, description="Contract version of this message."),
+    "message_id": String(
+        pattern=UUID_PATTERN, description="UUID of this message, lowercase with hyphens."
+    ),
+    "site": String(pattern=ID_PATTERN, description="Site id, as in the topic."),
+    "sensor": String(pattern=ID_PATTERN, description="Sensor id, as in the topic."),
+    "sequence": Integer(
+        minimum=0, description="Per-sensor sequence number, +1 per message, never reused."
+    ),
+    "sent_at": Timestamp(description="When the sensor built the message (UTC)."),
+    "replayed": Boolean(description="True for messages replayed from the outbox backlog."),
+}
+
+BODY_FIELDS: Mapping[DataKind, dict[str, Spec]] = {
+    "levels": {
+        "records": ArrayOf(LEVEL_RECORD, min_items=1, description="Level records, oldest first."),
+    },
+    "events": {
+        "phase": String(enum=EVENT_PHASES, description="Reported at the event's start or end."),
+        "events": ArrayOf(EVENT_RECORD, min_items=1),
+    },
+    "status": {
+        "state": String(
+            enum=STATUS_STATES,
+            description="online (retained), offline (the Last Will) or stopped (clean exit).",
+        ),
+        "reason": Nullable(String(), description="Why the state changed, if known."),
+    },
+    "heartbeat": {
+        "uptime_s": Number(minimum=0),
+        "cpu_percent": Number(minimum=0),
+        "temperature_c": Nullable(Number(), description="SoC temperature, if available."),
+        "disk_free_bytes": Integer(minimum=0),
+        "outbox_depth": Integer(minimum=0, description="Messages waiting to be sent."),
+        "outbox_dropped": Integer(minimum=0, description="Messages dropped by outbox limits."),
+        "dropped_frames": Integer(minimum=0, description="Audio frames lost since start."),
+        "model_name": String(min_length=1),
+        "model_sha256": String(pattern=SHA256_PATTERN),
+        "feature_params_hash": String(min_length=1),
+        "clock_synced": Boolean(description="Whether the system clock is NTP/PTP synchronised."),
+        "calibration_date": Nullable(Date(), description="Date of the last calibration."),
+        "calibration_offset_db": Nullable(Number()),
+    },
+}
+
+
+def message_spec(kind: DataKind) -> Record:
+    """The whole message of one kind: envelope fields, ``kind`` and the body."""
+    return Record(
+        required={
+            **ENVELOPE_FIELDS,
+            "kind": Const(kind, description="The message kind, as in the topic."),
+            **BODY_FIELDS[kind],
+        },
+        description=f"noisefleet v{SCHEMA_VERSION} {kind} message",
+    )
