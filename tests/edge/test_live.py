@@ -245,3 +245,21 @@ def test_levels_without_live_console_script() -> None:
     assert "Traceback" not in completed.stderr
     assert len(completed.stderr.splitlines()) == 1
     assert "--live" in completed.stderr
+
+
+def test_live_events_through_the_sensor_pipeline(
+    microphone: FakeMicrophone, run_cli: RunCli
+) -> None:
+    """``--events``: a steady 80 dB SPL tone is reported as an event (a class, or ``unknown``
+    above the 65 dB unknown level), and the level records carry energy shares."""
+    result = run_cli(
+        "levels", "--live", "--events", "--duration-s", "6", "--format", "jsonl",
+        "--calibration-offset-db", "100", "--sample-rate", "16000",
+    )  # fmt: skip
+    assert result.code == 0
+    assert len(result.records) == 6
+    assert all("energy_shares" in r for r in result.records)
+    assert result.records[-1]["laeq_db"] == pytest.approx(80.0, abs=0.1)
+    assert result.events, "an 80 dB tone must be reported as an event"
+    assert all(e["laeq_db"] == pytest.approx(80.0, abs=0.5) for e in result.events)
+    assert microphone.closed

@@ -90,7 +90,7 @@ def measure_recording(
     return valid
 
 
-def _detector_settings(
+def detector_settings(
     args: argparse.Namespace, classifier: SoundClassifier, calibrated: bool
 ) -> Any:
     """Detector settings from the options; the model's tuned per-class thresholds apply unless
@@ -145,7 +145,7 @@ def run_analyze(args: argparse.Namespace, out: TextIO) -> int:
                 pipeline = SensorPipeline(
                     settings,
                     classifier,
-                    _detector_settings(args, classifier, calibrated),
+                    detector_settings(args, classifier, calibrated),
                     start,
                     str(recording.path),
                     args.channel,

@@ -16,10 +16,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+
+import numpy as np
+import numpy.typing as npt
 
 from noisefleet_core.acoustics.calibration import (
     DEFAULT_MAX_FLUCTUATION_DB,
@@ -33,12 +36,16 @@ from noisefleet_core.acoustics.meter import (
 )
 from noisefleet_core.acoustics.weighting import WeightingDesignError
 from noisefleet_core.contract.levels import level_record_to_wire
+from noisefleet_core.events import DetectorSettingsError
+from noisefleet_core.models.manifest import ModelError
 from noisefleet_edge.audio_files import (
     AudioInputError,
     open_recording,
     read_channel,
 )
+from noisefleet_edge.classifier import SoundClassifier, default_model_dir
 from noisefleet_edge.console import PROG, CommandError, calibration, print_error, print_warning
+from noisefleet_edge.detection import SensorPipeline
 from noisefleet_edge.live import CaptureStats, LiveInputError, list_input_devices
 from noisefleet_edge.output import FORMATS, make_writer
 
@@ -67,31 +74,8 @@ def _add_calibration_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG, description="noisefleet edge: a calibrated class 1 sound level meter"
-    )
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    analyze = commands.add_parser(
-        "analyze", help="measure recordings: LAeq, LAFmax, percentiles... per interval"
-    )
-    analyze.add_argument("paths", nargs="+", metavar="PATH", help="WAV, FLAC or OGG recordings")
-    analyze.add_argument(
-        "--interval-s",
-        type=_seconds,
-        default=1.0,
-        help="reporting interval in seconds, 0.1 to 3600 (default 1)",
-    )
-    _add_calibration_options(analyze)
-    analyze.add_argument(
-        "--start-time",
-        metavar="RFC3339",
-        help="time of the first sample (default: file modification time minus its duration)",
-    )
-    analyze.add_argument("--channel", type=int, default=0, help="channel to measure (default 0)")
-    analyze.add_argument("--format", choices=FORMATS, default="jsonl")
-    events = analyze.add_argument_group(
+def _add_event_options(parser: argparse.ArgumentParser, default: bool) -> None:
+    events = parser.add_argument_group(
         "sound events",
         'Event records ("kind": "event") and per-interval energy shares, from the level gate, '
         "the classifier and the event detector. Gate and unknown levels are dB SPL, so they "
@@ -100,8 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     events.add_argument(
         "--events",
         action=argparse.BooleanOptionalAction,
-        default=True,
-        help="detect sound events with the classifier (default: on; --no-events: levels only)",
+        default=default,
+        help=f"detect sound events with the classifier (default: {'on' if default else 'off'})",
     )
     events.add_argument("--model", type=Path, help="model folder (default: the built-in one)")
     events.add_argument(
@@ -128,6 +112,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     events.add_argument("--min-duration-s", type=float, default=0.3)
     events.add_argument("--merge-gap-s", type=float, default=0.5)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="noisefleet edge: a calibrated class 1 sound level meter"
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    analyze = commands.add_parser(
+        "analyze", help="measure recordings: LAeq, LAFmax, percentiles... per interval"
+    )
+    analyze.add_argument("paths", nargs="+", metavar="PATH", help="WAV, FLAC or OGG recordings")
+    analyze.add_argument(
+        "--interval-s",
+        type=_seconds,
+        default=1.0,
+        help="reporting interval in seconds, 0.1 to 3600 (default 1)",
+    )
+    _add_calibration_options(analyze)
+    analyze.add_argument(
+        "--start-time",
+        metavar="RFC3339",
+        help="time of the first sample (default: file modification time minus its duration)",
+    )
+    analyze.add_argument("--channel", type=int, default=0, help="channel to measure (default 0)")
+    analyze.add_argument("--format", choices=FORMATS, default="jsonl")
+    _add_event_options(analyze, default=True)
 
     calibrate = commands.add_parser(
         "calibrate", help="derive the calibration offset from a calibrator recording"
@@ -156,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     levels.add_argument("--interval-s", type=_seconds, default=1.0)
     levels.add_argument("--duration-s", type=float, help="stop after this many seconds")
     levels.add_argument("--format", choices=FORMATS, default="table")
+    _add_event_options(levels, default=False)
     _add_calibration_options(levels)
 
     classify = commands.add_parser(
@@ -229,24 +241,61 @@ def run_levels(args: argparse.Namespace, out: TextIO) -> int:
         device: str | int | None = args.device
         if isinstance(device, str) and device.isdigit():
             device = int(device)
-        meter = SoundLevelMeter(settings)
         writer = make_writer(args.format, out)
         stats = CaptureStats()
         started = datetime.now(tz=UTC)
         limit = None if args.duration_s is None else round(args.duration_s * args.sample_rate)
         block_s = min(0.1, args.interval_s)
+        measure = _live_measurement(args, settings, calibrated, started)
+        taken = 0
         with microphone_blocks(device, args.sample_rate, block_s, args.channel, stats) as blocks:
             for captured in blocks:
-                block = captured if limit is None else captured[: max(0, limit - meter.position)]
-                for record in meter.process(block):
-                    writer.write(level_record_to_wire(record, started, "live", args.channel))
-                if limit is not None and meter.position >= limit:
+                block = captured if limit is None else captured[: max(0, limit - taken)]
+                taken += block.size
+                for record in measure(block):
+                    writer.write(record)
+                if limit is not None and taken >= limit:
                     break
+        for record in measure(None):
+            writer.write(record)
         if stats.overflows:
             print_warning(f"the input overflowed {stats.overflows} time(s): audio was lost")
-    except (LiveInputError, MeterConfigError, WeightingDesignError) as error:
+    except (
+        LiveInputError,
+        MeterConfigError,
+        WeightingDesignError,
+        ModelError,
+        DetectorSettingsError,
+    ) as error:
         raise CommandError(str(error)) from error
     return 0
+
+
+def _live_measurement(
+    args: argparse.Namespace, settings: MeterSettings, calibrated: bool, started: datetime
+) -> Callable[[npt.NDArray[np.float64] | None], list[dict[str, Any]]]:
+    """A function from a captured block (None at the end) to wire records: the meter alone, or
+    with ``--events`` the sensor pipeline (gate, classifier, event detector)."""
+    if args.events:
+        from noisefleet_edge.analyze_command import detector_settings  # noqa: PLC0415
+
+        classifier = SoundClassifier(args.model or default_model_dir())
+        pipeline = SensorPipeline(
+            settings,
+            classifier,
+            detector_settings(args, classifier, calibrated),
+            started,
+            "live",
+            args.channel,
+        )
+        return lambda block: pipeline.flush() if block is None else pipeline.process(block)
+    meter = SoundLevelMeter(settings)
+
+    def levels_only(block: npt.NDArray[np.float64] | None) -> list[dict[str, Any]]:
+        records = meter.process(block) if block is not None else []
+        return [level_record_to_wire(r, started, "live", args.channel) for r in records]
+
+    return levels_only
 
 
 def run_analyze(args: argparse.Namespace, out: TextIO) -> int:
