@@ -20,7 +20,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -28,7 +28,8 @@ import numpy.typing as npt
 
 from noisefleet_core.acoustics.frames import FrameLevel
 from noisefleet_core.acoustics.meter import LevelRecord, MeterSettings, SoundLevelMeter
-from noisefleet_core.contract.levels import format_timestamp, level_record_to_wire
+from noisefleet_core.contract.events import event_to_wire
+from noisefleet_core.contract.levels import level_record_to_wire
 from noisefleet_core.events import (
     DetectedEvent,
     DetectorSettings,
@@ -42,8 +43,6 @@ from noisefleet_core.features.resample import StreamingResampler
 from noisefleet_edge.classifier import SoundClassifier
 
 FloatArray = npt.NDArray[np.float64]
-EVENT_KIND = "event"
-FRAME_S = 0.1
 DECIMALS = 4
 
 
@@ -57,37 +56,6 @@ class GateStats:
         if self.windows_total == 0:
             return 0.0
         return 1.0 - self.windows_classified / self.windows_total
-
-
-def event_to_wire(
-    event: DetectedEvent, stream_start: datetime, source: str | None, channel: int | None
-) -> dict[str, Any]:
-    """The JSON object of one event report (no audio, ever)."""
-    wire: dict[str, Any] = {
-        "kind": EVENT_KIND,
-        "event_id": event.event_id,
-        "label": event.label,
-        "start": format_timestamp(stream_start + timedelta(seconds=event.start_s)),
-        "end": format_timestamp(stream_start + timedelta(seconds=event.end_s)),
-        "duration_s": round(event.duration_s, 3),
-        "confidence_peak": None
-        if event.confidence_peak is None
-        else round(event.confidence_peak, DECIMALS),
-        "confidence_mean": None
-        if event.confidence_mean is None
-        else round(event.confidence_mean, DECIMALS),
-        "laeq_db": round(event.laeq_db, 2),
-        "lafmax_db": round(event.lafmax_db, 2),
-        "lae_db": round(event.lae_db, 2),
-        "runner_up": [{"label": k, "score": round(v, DECIMALS)} for k, v in event.runner_up],
-        "part": event.part,
-        "final": event.final,
-    }
-    if source is not None:
-        wire["source"] = source
-    if channel is not None:
-        wire["channel"] = channel
-    return wire
 
 
 class SensorPipeline:

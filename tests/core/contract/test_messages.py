@@ -111,9 +111,9 @@ def test_schema_documents_declare_the_dialect() -> None:
 def test_producers_records_fit_the_contract() -> None:
     """The records level_record_to_wire and event_to_wire write pass the decoder unchanged."""
     from noisefleet_core.acoustics.meter import MeterSettings, SoundLevelMeter
+    from noisefleet_core.contract.events import event_to_wire
     from noisefleet_core.contract.levels import level_record_to_wire
     from noisefleet_core.events.detector import DetectedEvent
-    from noisefleet_edge.detection import event_to_wire
 
     start = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
     meter = SoundLevelMeter(MeterSettings(sample_rate_hz=16000))

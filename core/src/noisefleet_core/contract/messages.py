@@ -152,7 +152,7 @@ class EventsMessage:
     envelope: Envelope
     phase: EventPhase
     events: tuple[dict[str, Any], ...]
-    """Exactly as the edge's ``event_to_wire`` writes them."""
+    """Exactly as ``contract.events.event_to_wire`` writes them."""
 
 
 @dataclass(frozen=True)

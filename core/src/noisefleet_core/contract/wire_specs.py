@@ -1,8 +1,8 @@
 """The field specs of every message kind: the single source the decoder and the schema use.
 
-The level and event records are carried unchanged from ``level_record_to_wire`` and the edge's
-``event_to_wire``; their specs here list exactly the keys those functions emit (plus the
-optional ``source``, ``channel`` and, for levels, ``energy_shares``).
+The level and event records are carried unchanged from ``level_record_to_wire`` and
+``contract.events.event_to_wire``; their specs here list exactly the keys those functions emit
+(plus the optional ``source``, ``channel`` and, for levels, ``energy_shares``).
 """
 
 from __future__ import annotations
@@ -93,7 +93,7 @@ EVENT_RECORD = Record(
         "final": Boolean(description="False for a part cut while the event goes on."),
     },
     optional=_OPTIONAL_ORIGIN,
-    description="One event report as the edge's event_to_wire writes it (no audio).",
+    description="One event report as contract.events.event_to_wire writes it (no audio).",
 )
 
 ENVELOPE_FIELDS: dict[str, Spec] = {

@@ -28,9 +28,10 @@ import numpy as np
 import soundfile as sf
 
 from noisefleet_core.acoustics.meter import MeterSettings
+from noisefleet_core.contract.events import EVENT_KIND
 from noisefleet_core.events import DetectorSettings, EventDetector, Frame
 from noisefleet_edge.classifier import SoundClassifier
-from noisefleet_edge.detection import EVENT_KIND, SensorPipeline
+from noisefleet_edge.detection import SensorPipeline
 from noisefleet_training.datasets.base import DatasetError, one_line
 from noisefleet_training.sed.metrics import Event
 
