@@ -14,6 +14,7 @@ Steps:
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -23,8 +24,8 @@ import soundfile as sf
 
 from noisefleet_core.acoustics.calibration import analyze_calibrator_recording
 from noisefleet_core.acoustics.combine import combine_levels
-from noisefleet_core.acoustics.histogram import exceeded_level, merge_histograms
-from noisefleet_core.acoustics.meter import LevelRecord, MeterSettings, SoundLevelMeter
+from noisefleet_core.acoustics.histogram import LevelHistogram, exceeded_level, merge_histograms
+from noisefleet_core.acoustics.meter import MeterSettings
 from noisefleet_core.events import DetectorSettings
 from noisefleet_edge.audio_files import open_recording, read_blocks, read_channel
 from noisefleet_edge.classifier import SoundClassifier, default_model_dir
@@ -119,43 +120,9 @@ def run(output_dir: Path, out: TextIO) -> int:
         f"fluctuation {result.fluctuation_db:.3f} dB\n\n"
     )
 
+    # One pass of the sensor pipeline gives the level records, the events and the energy shares.
     street = open_recording(street_path)
-    meter = SoundLevelMeter(
-        MeterSettings(
-            sample_rate_hz=street.sample_rate_hz,
-            interval_s=5.0,
-            calibration_offset_db=result.offset_db,
-            calibrated=True,
-            clip_level=street.clip_level,
-        )
-    )
-    records: list[LevelRecord] = []
-    for block in read_blocks(street):
-        records.extend(meter.process(block))
-    last = meter.flush()
-    if last is not None:
-        records.append(last)
-
-    from datetime import datetime  # noqa: PLC0415
-
-    from noisefleet_core.contract.levels import level_record_to_wire  # noqa: PLC0415
-
     start = datetime.fromisoformat(DEMO_START)
-    out.write(f"2. analyze {street_path.name} in 5 s intervals (dB SPL):\n")
-    table = TableWriter(out)
-    for record in records:
-        table.write(level_record_to_wire(record, start, None, 0))
-
-    minute = combine_levels([r.laeq_db for r in records], [r.duration_s for r in records])
-    histogram = merge_histograms(r.laf_histogram for r in records)
-    l10, l50, l90 = (exceeded_level(histogram, p) for p in (10.0, 50.0, 90.0))
-    out.write(
-        f"\n3. the whole minute, combined from the intervals: LAeq {minute.leq_db:.1f} dB over "
-        f"{minute.covered_s:.0f} s; LAF10 {l10:.1f}, LAF50 {l50:.1f}, LAF90 {l90:.1f} dB "
-        "(from the summed histograms)\n"
-        "   (horn at 24 s, barking at 33 s and a siren at 45-54 s stand out above the traffic)\n"
-    )
-
     classifier = SoundClassifier(default_model_dir())
     pipeline = SensorPipeline(
         MeterSettings(
@@ -169,13 +136,30 @@ def run(output_dir: Path, out: TextIO) -> int:
         # The street's traffic bed is 46 dB(A): gate the classifier above it.
         DetectorSettings(classifier.labels, gate_level_db=DEMO_GATE_DB),
         start,
-        str(street_path),
+        None,
         0,
     )
     wire = []
     for block in read_blocks(street):
         wire.extend(pipeline.process(block))
     wire.extend(pipeline.flush())
+    levels = [r for r in wire if r["kind"] == "levels"]
+
+    out.write(f"2. analyze {street_path.name} in 5 s intervals (dB SPL):\n")
+    table = TableWriter(out)
+    for record in levels:
+        table.write(record)
+
+    minute = combine_levels([r["laeq_db"] for r in levels], [r["duration_s"] for r in levels])
+    histogram = merge_histograms(LevelHistogram.from_wire(r["laf_histogram"]) for r in levels)
+    l10, l50, l90 = (exceeded_level(histogram, p) for p in (10.0, 50.0, 90.0))
+    out.write(
+        f"\n3. the whole minute, combined from the intervals: LAeq {minute.leq_db:.1f} dB over "
+        f"{minute.covered_s:.0f} s; LAF10 {l10:.1f}, LAF50 {l50:.1f}, LAF90 {l90:.1f} dB "
+        "(from the summed histograms)\n"
+        "   (horn at 24 s, barking at 33 s and a siren at 45-54 s stand out above the traffic)\n"
+    )
+
     out.write(
         f"\n4. sound events (default model, trained on synthetic sounds; the gate skipped "
         f"{pipeline.gate_stats.saved_fraction:.0%} of the classifier windows):\n"
@@ -183,7 +167,7 @@ def run(output_dir: Path, out: TextIO) -> int:
     for item in wire:
         if item["kind"] == "event":
             table.write(item)
-    loudest = max((r for r in wire if r["kind"] == "levels"), key=lambda r: r["laeq_db"])
+    loudest = max(levels, key=lambda r: r["laeq_db"])
     shares = ", ".join(f"{k} {v:.0%}" for k, v in loudest["energy_shares"].items() if v >= 0.01)
     out.write(f"   what caused the loudest 5 s ({loudest['start']}): {shares}\n")
     return 0
