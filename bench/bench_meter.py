@@ -30,6 +30,7 @@ import soundfile as sf
 from noisefleet_core.acoustics.meter import MeterSettings, SoundLevelMeter
 from noisefleet_edge.analyze_command import measure_recording
 from noisefleet_edge.audio_files import open_recording
+from noisefleet_edge.detection import LevelsOnly
 from noisefleet_edge.output import JsonLinesWriter
 
 FS = 48000
@@ -74,7 +75,7 @@ def file_rtf(minute: np.ndarray, minutes: int) -> float:
         settings = MeterSettings(FS, interval_s=1.0, calibration_offset_db=120.0)
         sink = JsonLinesWriter(io.StringIO())
         start = time.process_time()
-        measure_recording(recording, settings, 0, datetime.now(tz=UTC), sink)
+        measure_recording(recording, 0, sink, LevelsOnly(settings, datetime.now(tz=UTC)))
         elapsed = time.process_time() - start
     return minutes * 60 / elapsed
 

@@ -14,13 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TextIO
 
 from noisefleet_core.acoustics.meter import (
-    LevelRecord,
     MeterConfigError,
     MeterSettings,
-    SoundLevelMeter,
 )
 from noisefleet_core.acoustics.weighting import WeightingDesignError
-from noisefleet_core.contract.levels import TimestampError, level_record_to_wire, parse_timestamp
+from noisefleet_core.contract.levels import TimestampError, parse_timestamp
 from noisefleet_core.events import DetectorSettingsError
 from noisefleet_core.models.manifest import ModelError
 from noisefleet_edge.audio_files import (
@@ -32,7 +30,7 @@ from noisefleet_edge.audio_files import (
 )
 from noisefleet_edge.classifier import SoundClassifier, default_model_dir
 from noisefleet_edge.console import CommandError, calibration, print_error, print_warning
-from noisefleet_edge.detection import SensorPipeline
+from noisefleet_edge.detection import LevelsOnly, Measurement, SensorPipeline
 from noisefleet_edge.output import RecordWriter, make_writer
 
 
@@ -45,48 +43,27 @@ def _start_time(recording: Recording, start_time: datetime | None) -> datetime:
 
 def measure_recording(
     recording: Recording,
-    settings: MeterSettings,
     channel: int,
-    start_time: datetime,
     writer: RecordWriter,
-    pipeline: SensorPipeline | None = None,
+    measurement: Measurement,
 ) -> int:
-    """Measure one recording, write its records and return how many samples were valid.
-
-    With a ``pipeline`` (levels, gate, classifier and event detector) event records and energy
-    shares come too; without one, only the level meter runs.
-    """
-    meter = SoundLevelMeter(settings)
-    source = str(recording.path)
+    """Stream one recording through ``measurement``, write its records and return how many
+    samples were valid (levels only, or levels, events and energy shares)."""
     valid = 0
 
-    def emit(records: Iterable[LevelRecord]) -> None:
-        nonlocal valid
-        for record in records:
-            writer.write(level_record_to_wire(record, start_time, source, channel))
-            valid += (record.end_sample - record.start_sample) - record.invalid_samples
-
-    def emit_wire(records: Iterable[dict[str, Any]]) -> None:
+    def emit(records: Iterable[dict[str, Any]]) -> None:
         nonlocal valid
         for record in records:
             writer.write(record)
             if record["kind"] == "levels":
-                samples = round(record["duration_s"] * settings.sample_rate_hz)
+                samples = round(record["duration_s"] * recording.sample_rate_hz)
                 valid += samples - record["invalid_samples"]
 
     try:
         for block in read_blocks(recording, channel):
-            if pipeline is None:
-                emit(meter.process(block))
-            else:
-                emit_wire(pipeline.process(block))
+            emit(measurement.process(block))
     finally:
-        if pipeline is None:
-            last = meter.flush()
-            if last is not None:
-                emit([last])
-        else:
-            emit_wire(pipeline.flush())
+        emit(measurement.flush())
     return valid
 
 
@@ -139,18 +116,21 @@ def run_analyze(args: argparse.Namespace, out: TextIO) -> int:
             if recording.truncated_note:
                 print_warning(recording.truncated_note)
             start = _start_time(recording, start_time)
-            pipeline = None
+            source = str(recording.path)
+            measurement: Measurement
             if args.events:
                 classifier = classifier or SoundClassifier(args.model or default_model_dir())
-                pipeline = SensorPipeline(
+                measurement = SensorPipeline(
                     settings,
                     classifier,
                     detector_settings(args, classifier, calibrated),
                     start,
-                    str(recording.path),
+                    source,
                     args.channel,
                 )
-            valid = measure_recording(recording, settings, args.channel, start, writer, pipeline)
+            else:
+                measurement = LevelsOnly(settings, start, source, args.channel)
+            valid = measure_recording(recording, args.channel, writer, measurement)
             if valid == 0:
                 raise AudioInputError(
                     f"{path}: nothing could be measured: every sample is NaN or infinite"

@@ -16,13 +16,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
-
-import numpy as np
-import numpy.typing as npt
+from typing import TextIO
 
 from noisefleet_core.acoustics.calibration import (
     DEFAULT_MAX_FLUCTUATION_DB,
@@ -32,10 +29,8 @@ from noisefleet_core.acoustics.calibration import (
 from noisefleet_core.acoustics.meter import (
     MeterConfigError,
     MeterSettings,
-    SoundLevelMeter,
 )
 from noisefleet_core.acoustics.weighting import WeightingDesignError
-from noisefleet_core.contract.levels import level_record_to_wire
 from noisefleet_core.events import DetectorSettingsError
 from noisefleet_core.models.manifest import ModelError
 from noisefleet_edge.audio_files import (
@@ -45,7 +40,7 @@ from noisefleet_edge.audio_files import (
 )
 from noisefleet_edge.classifier import SoundClassifier, default_model_dir
 from noisefleet_edge.console import PROG, CommandError, calibration, print_error, print_warning
-from noisefleet_edge.detection import SensorPipeline
+from noisefleet_edge.detection import LevelsOnly, Measurement, SensorPipeline
 from noisefleet_edge.live import CaptureStats, LiveInputError, list_input_devices
 from noisefleet_edge.output import FORMATS, make_writer
 
@@ -252,12 +247,13 @@ def run_levels(args: argparse.Namespace, out: TextIO) -> int:
             for captured in blocks:
                 block = captured if limit is None else captured[: max(0, limit - taken)]
                 taken += block.size
-                for record in measure(block):
+                for record in measure.process(block):
                     writer.write(record)
                 if limit is not None and taken >= limit:
                     break
-        for record in measure(None):
-            writer.write(record)
+        if args.events:  # the pipeline holds the last events and levels until the end
+            for record in measure.flush():
+                writer.write(record)
         if stats.overflows:
             print_warning(f"the input overflowed {stats.overflows} time(s): audio was lost")
     except (
@@ -273,29 +269,21 @@ def run_levels(args: argparse.Namespace, out: TextIO) -> int:
 
 def _live_measurement(
     args: argparse.Namespace, settings: MeterSettings, calibrated: bool, started: datetime
-) -> Callable[[npt.NDArray[np.float64] | None], list[dict[str, Any]]]:
-    """A function from a captured block (None at the end) to wire records: the meter alone, or
-    with ``--events`` the sensor pipeline (gate, classifier, event detector)."""
-    if args.events:
-        from noisefleet_edge.analyze_command import detector_settings  # noqa: PLC0415
+) -> Measurement:
+    """The meter alone, or with ``--events`` the sensor pipeline (gate, classifier, events)."""
+    if not args.events:
+        return LevelsOnly(settings, started, "live", args.channel)
+    from noisefleet_edge.analyze_command import detector_settings  # noqa: PLC0415
 
-        classifier = SoundClassifier(args.model or default_model_dir())
-        pipeline = SensorPipeline(
-            settings,
-            classifier,
-            detector_settings(args, classifier, calibrated),
-            started,
-            "live",
-            args.channel,
-        )
-        return lambda block: pipeline.flush() if block is None else pipeline.process(block)
-    meter = SoundLevelMeter(settings)
-
-    def levels_only(block: npt.NDArray[np.float64] | None) -> list[dict[str, Any]]:
-        records = meter.process(block) if block is not None else []
-        return [level_record_to_wire(r, started, "live", args.channel) for r in records]
-
-    return levels_only
+    classifier = SoundClassifier(args.model or default_model_dir())
+    return SensorPipeline(
+        settings,
+        classifier,
+        detector_settings(args, classifier, calibrated),
+        started,
+        "live",
+        args.channel,
+    )
 
 
 def run_analyze(args: argparse.Namespace, out: TextIO) -> int:

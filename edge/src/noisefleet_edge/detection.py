@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -56,6 +56,40 @@ class GateStats:
         if self.windows_total == 0:
             return 0.0
         return 1.0 - self.windows_classified / self.windows_total
+
+
+class Measurement(Protocol):
+    """Audio blocks in, wire records out: ``SensorPipeline``, or ``LevelsOnly``."""
+
+    def process(self, block: npt.ArrayLike) -> list[dict[str, Any]]: ...
+
+    def flush(self) -> list[dict[str, Any]]: ...
+
+
+class LevelsOnly:
+    """The level meter alone, behind the pipeline's interface (``--no-events``)."""
+
+    def __init__(
+        self,
+        settings: MeterSettings,
+        stream_start: datetime,
+        source: str | None = None,
+        channel: int | None = None,
+    ) -> None:
+        self._meter = SoundLevelMeter(settings)
+        self._stream_start = stream_start
+        self._source = source
+        self._channel = channel
+
+    def _wire(self, record: LevelRecord) -> dict[str, Any]:
+        return level_record_to_wire(record, self._stream_start, self._source, self._channel)
+
+    def process(self, block: npt.ArrayLike) -> list[dict[str, Any]]:
+        return [self._wire(r) for r in self._meter.process(np.asarray(block, dtype=np.float64))]
+
+    def flush(self) -> list[dict[str, Any]]:
+        last = self._meter.flush()
+        return [] if last is None else [self._wire(last)]
 
 
 class SensorPipeline:
