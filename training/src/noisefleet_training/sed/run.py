@@ -25,14 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 
 from noisefleet_core.acoustics.meter import MeterSettings
 from noisefleet_core.contract.events import EVENT_KIND
 from noisefleet_core.events import DetectorSettings, EventDetector, Frame
+from noisefleet_edge.audio_files import AudioInputError, open_recording, read_channel
 from noisefleet_edge.classifier import SoundClassifier
 from noisefleet_edge.detection import SensorPipeline
-from noisefleet_training.datasets.base import DatasetError, one_line
+from noisefleet_training.datasets.base import DatasetError
 from noisefleet_training.sed.metrics import Event
 
 STREAM_START = datetime(2000, 1, 1, tzinfo=UTC)
@@ -64,12 +64,12 @@ class PipelineRun:
 
 
 def read_audio(path: Path) -> tuple[np.ndarray, int]:
-    """The first channel of a recording as float64, and its sample rate."""
+    """The first channel of a recording as float64, and its sample rate (the edge's reader)."""
     try:
-        audio, fs = sf.read(str(path), dtype="float64", always_2d=True)
-    except (sf.SoundFileError, RuntimeError, OSError) as exc:
-        raise DatasetError(f"{path}: cannot read audio ({one_line(exc)})") from exc
-    return audio[:, 0], int(fs)
+        recording = open_recording(path)
+        return read_channel(recording, 0), recording.sample_rate_hz
+    except AudioInputError as error:
+        raise DatasetError(str(error)) from error
 
 
 def _seconds(stamp: str) -> float:
