@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libportaudio2)
+APT_PACKAGES=(libportaudio2 mosquitto)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
