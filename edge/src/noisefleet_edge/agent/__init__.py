@@ -1,0 +1,1 @@
+"""The edge agent service: durable outbox, MQTT link and the workers around them."""

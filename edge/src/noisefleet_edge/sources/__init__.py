@@ -1,0 +1,1 @@
+"""Where a sensor's audio comes from: a microphone, a microcontroller bridge, or a file."""
