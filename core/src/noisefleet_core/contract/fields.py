@@ -235,6 +235,21 @@ class Date(Spec):
 
 
 @dataclass(frozen=True)
+class AnyValue(Spec):
+    """Any JSON value: for open objects whose entries a consumer validates itself (e.g. the
+    edge's tunable settings, which depend on its build and model). Encoding still refuses what
+    JSON cannot hold (NaN, non-JSON types)."""
+
+    description: str = ""
+
+    def check(self, value: object, path: str) -> None:
+        return None
+
+    def schema(self) -> JsonSchema:
+        return _with_description({}, self.description)
+
+
+@dataclass(frozen=True)
 class Nullable(Spec):
     inner: Spec
     description: str = ""

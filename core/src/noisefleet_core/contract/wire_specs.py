@@ -1,4 +1,5 @@
-"""The field specs of every message kind: the single source the decoder and the schema use.
+"""The field specs of every message and command kind: the single source the decoders and the
+schema use.
 
 The level and event records are carried unchanged from ``level_record_to_wire`` and
 ``contract.events.event_to_wire``; their specs here list exactly the keys those functions emit
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from noisefleet_core.contract.fields import (
+    AnyValue,
     ArrayOf,
     Boolean,
     Const,
@@ -24,7 +26,7 @@ from noisefleet_core.contract.fields import (
     Timestamp,
 )
 from noisefleet_core.contract.levels import LEVEL_FIELDS, LEVEL_KIND
-from noisefleet_core.contract.topics import ID_PATTERN, SCHEMA_VERSION, DataKind
+from noisefleet_core.contract.topics import ID_PATTERN, SCHEMA_VERSION, CommandKind, DataKind
 
 EVENT_RECORD_KIND = "event"
 UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
@@ -152,4 +154,89 @@ def message_spec(kind: DataKind) -> Record:
             **BODY_FIELDS[kind],
         },
         description=f"noisefleet v{SCHEMA_VERSION} {kind} message",
+    )
+
+
+# --- Commands between the server and an edge agent (``contract.commands``) ---
+
+MAX_CHUNK_BYTES = 64 * 1024
+"""Most archive bytes one ``model`` chunk carries (about 87 KiB of base64 on the wire)."""
+BASE64_PATTERN = r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?"
+ONE_LINE_PATTERN = r"[^\r\n]+"
+
+MODEL_INFO = Record(
+    required={
+        "name": String(min_length=1, description="The model's name from its model.json."),
+        "sha256": String(pattern=SHA256_PATTERN, description="SHA-256 of model.tflite."),
+        "feature_params_hash": String(min_length=1),
+        "version": String(
+            min_length=1, description="The agent's name for this installed copy of the model."
+        ),
+        "installed_at": Nullable(
+            Timestamp(), description="When the agent installed it; null for the shipped model."
+        ),
+    },
+    description="The model in force.",
+)
+
+COMMAND_FIELDS: Mapping[CommandKind, dict[str, Spec]] = {
+    "set": {
+        "request_id": String(
+            pattern=UUID_PATTERN, description="UUID of this request; the state report echoes it."
+        ),
+        "issued_at": Timestamp(description="When the server issued the request (UTC)."),
+        "changes": MapOf(
+            AnyValue(),
+            description=(
+                "Setting name to new value, applied all or nothing over the settings in force; "
+                "the agent validates names and values and reports a rejection with its reason. "
+                "Empty: only ask for a fresh state report."
+            ),
+        ),
+    },
+    "state": {
+        "request_id": Nullable(
+            String(pattern=UUID_PATTERN),
+            description=(
+                "The set command's request_id or the model transfer's transfer_id this report "
+                "answers; null for reports the agent makes on its own (start-up, rollback)."
+            ),
+        ),
+        "accepted": Boolean(description="Whether the request was applied."),
+        "reason": Nullable(
+            String(pattern=ONE_LINE_PATTERN),
+            description="One line: why a request was rejected, or a note (e.g. a rollback).",
+        ),
+        "settings": MapOf(AnyValue(), description="Every tunable setting now in force."),
+        "model": Nullable(MODEL_INFO, description="The model in force; null without one."),
+        "reported_at": Timestamp(description="When the agent made this report (UTC)."),
+    },
+    "model": {
+        "transfer_id": String(
+            pattern=UUID_PATTERN, description="UUID of the transfer; every chunk carries it."
+        ),
+        "index": Integer(minimum=0, description="Position of this chunk, from 0."),
+        "count": Integer(minimum=1, description="Number of chunks in the transfer."),
+        "archive_sha256": String(
+            pattern=SHA256_PATTERN, description="SHA-256 of the whole archive (tar or tar.gz)."
+        ),
+        "archive_bytes": Integer(minimum=1, description="Size of the whole archive."),
+        "data": String(
+            min_length=4,
+            pattern=BASE64_PATTERN,
+            description=f"Base64 of this chunk's bytes (1 to {MAX_CHUNK_BYTES} bytes).",
+        ),
+    },
+}
+
+
+def command_spec(kind: CommandKind) -> Record:
+    """The whole command of one kind: ``schema_version``, ``kind`` and the body."""
+    return Record(
+        required={
+            "schema_version": Const(SCHEMA_VERSION, description="Contract version."),
+            "kind": Const(kind, description="The command kind, as in the topic."),
+            **COMMAND_FIELDS[kind],
+        },
+        description=f"noisefleet v{SCHEMA_VERSION} {kind} command",
     )
