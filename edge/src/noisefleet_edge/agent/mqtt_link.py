@@ -1,0 +1,637 @@
+"""One sensor's MQTT link: sends its outbox to the broker and hands its commands to the agent.
+
+Each sensor connects with its own credentials and its own Last Will. ``SensorLink.run``:
+
+1. connects (MQTT 5, persistent session; Will = retained QoS 1 ``status`` ``offline``);
+   an unreachable broker, refused credentials or a TLS failure is one log line, then a retry
+   after an exponential back-off with jitter (slower for refused credentials);
+2. publishes the retained ``status`` ``online``, subscribes (QoS 1) to ``set`` and ``model`` and
+   queues every command for ``on_command``; re-publishes a ``state`` not yet acknowledged;
+3. drains the outbox oldest first with QoS 1, up to ``max_in_flight`` publishes outstanding; a row
+   is deleted only after its PUBACK, and rows are marked in id order. Rows already in the outbox
+   when the connection came up (a backlog) are re-encoded with ``replayed: true``. A PUBACK
+   reason code >= 0x80 (MQTT 5: e.g. 0x87 not authorised) is a permanent refusal: logged, counted
+   and dead-lettered, so a refused row is never taken as sent;
+4. on a lost connection: one log line, back off, reconnect (unsent rows stay in the outbox);
+5. when ``stop`` is set: sends what is enqueued (at most ``drain_timeout_s``), publishes the
+   retained ``status`` ``stopped`` and disconnects cleanly (so the broker does not send the Will).
+
+Status messages carry the sequence number of the sensor's latest data message; they use none.
+Foreign exceptions (aiomqtt, paho, ssl, OSError) stop here: ``run`` only ever raises
+``CancelledError`` (or a bug).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import random
+import ssl
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal, cast
+
+import aiomqtt
+import paho.mqtt.client as paho
+from aiomqtt.exceptions import MqttConnectError
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from noisefleet_core.contract.messages import (
+    ContractError,
+    StatusMessage,
+    StatusState,
+    decode,
+    encode,
+    make_envelope,
+    mark_replayed,
+)
+from noisefleet_core.contract.topics import topic
+from noisefleet_edge.agent.outbox import Outbox, OutboxEntry
+
+__all__ = [
+    "ConnectFailedError",
+    "ConnectionLostError",
+    "LinkError",
+    "LinkSettings",
+    "LinkStats",
+    "SensorLink",
+    "backoff_delay",
+    "device_username",
+]
+
+log = logging.getLogger(__name__)
+
+CommandHandler = Callable[[str, bytes], Awaitable[None]]
+
+_AUTH_CODES = {4, 5, 0x86, 0x87, 0x8A, 0x8C}
+"""CONNACK codes for refused credentials (MQTT 3.1.1: 4, 5; MQTT 5: bad user name or
+password, not authorised, banned, bad authentication method)."""
+_TRANSIENT_PUBACK_CODES = {0x91, 0x97}
+"""PUBACK codes worth a retry on a new connection: packet identifier in use, quota exceeded."""
+
+
+def device_username(site: str, sensor: str) -> str:
+    """The broker user (and client id) of a sensor: ``SITE.SENSOR`` (ids never contain ``.``);
+    ``deploy/mosquitto/add-device.sh`` writes the same name."""
+    return f"{site}.{sensor}"
+
+
+@dataclass(frozen=True)
+class LinkSettings:
+    """How one sensor reaches the broker."""
+
+    host: str
+    """Broker host name or address."""
+    client_id: str
+    """MQTT client id; the broker keeps the persistent session under it (one per sensor)."""
+    port: int = 8883
+    """Broker port (8883 for TLS, 1883 plain)."""
+    username: str | None = None
+    """Broker user (``SITE.SENSOR`` by convention)."""
+    password: str | None = field(default=None, repr=False)
+    """Broker password; never logged."""
+    tls: bool = True
+    """Connect with TLS (system CAs unless ``ca_file``)."""
+    ca_file: Path | None = None
+    """CA certificate(s) that signed the broker's certificate."""
+    cert_file: Path | None = None
+    """Client certificate, when the broker requires one."""
+    key_file: Path | None = None
+    """The client certificate's private key."""
+    insecure: bool = False
+    """Skip certificate and host name verification. For tests only."""
+    keepalive_s: int = 30
+    """MQTT keepalive; a dead connection is noticed after about 1.5 times this."""
+    backoff_min_s: float = 1.0
+    """First reconnect delay; doubles per failed attempt (with jitter)."""
+    backoff_max_s: float = 60.0
+    """Longest reconnect delay."""
+    auth_retry_s: float = 300.0
+    """Reconnect delay after refused credentials (an operator has to act first)."""
+    connect_timeout_s: float = 10.0
+    """Longest wait for the broker's CONNACK."""
+    ack_timeout_s: float = 10.0
+    """Longest wait for a status, state or subscription acknowledgement and the DISCONNECT."""
+    max_in_flight: int = 16
+    """QoS 1 publishes outstanding (sent, PUBACK pending) at a time."""
+    protocol: Literal["5", "3.1.1"] = "5"
+    """MQTT version; "3.1.1" for brokers without MQTT 5 (refusals are then invisible)."""
+    session_expiry_s: int = 7 * 86400
+    """How long the broker keeps the session (and commands for it) while the sensor is away."""
+    drain_timeout_s: float = 5.0
+    """At stop, the longest time spent sending what is still enqueued."""
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ValueError(f"mqtt port {self.port} is not in 1..65535")
+        if self.max_in_flight < 1:
+            raise ValueError(f"max_in_flight must be at least 1, got {self.max_in_flight}")
+        if not 0 < self.backoff_min_s <= self.backoff_max_s:
+            raise ValueError("backoff_min_s must be positive and at most backoff_max_s")
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file go together: give both or neither")
+
+
+@dataclass
+class LinkStats:
+    """Counters of one link (for the heartbeat and the logs)."""
+
+    connected: bool = False
+    connects: int = 0
+    disconnects: int = 0
+    """Connections lost (not counting the clean disconnect at stop)."""
+    published: int = 0
+    """Outbox messages acknowledged by the broker."""
+    replayed: int = 0
+    """Of those, sent from a backlog with ``replayed: true``."""
+    refused: int = 0
+    """Outbox messages dead-lettered (refused by the broker, or undecodable for a replay)."""
+    last_error: str | None = None
+
+
+class LinkError(Exception):
+    """A problem of the link (one line); ``run`` logs these and retries."""
+
+
+class ConnectFailedError(LinkError):
+    """No connection: unreachable broker, refused credentials, TLS failure or timeout."""
+
+    def __init__(self, message: str, auth: bool = False) -> None:
+        super().__init__(message)
+        self.auth = auth
+
+
+class ConnectionLostError(LinkError):
+    """An established connection broke."""
+
+
+def backoff_delay(attempt: int, min_s: float, max_s: float, jitter: float) -> float:
+    """Delay before reconnect attempt ``attempt`` (0-based): doubling from ``min_s`` up to
+    ``max_s``, scaled by ``0.5 + jitter / 2`` (``jitter`` in [0, 1)) so that gateways that lost
+    the broker together do not come back in lockstep."""
+    base = min(max_s, min_s * 2.0 ** min(attempt, 32))
+    return base * (0.5 + jitter / 2.0)
+
+
+class _AckedPublisher:
+    """QoS 1 publishes that return the PUBACK's reason code.
+
+    aiomqtt 2.5's ``Client.publish`` waits for the PUBACK but discards its reason code
+    (``Client._on_publish`` ignores ``reason_code``), and an MQTT 5 broker refuses a publish
+    (0x87 not authorised by the ACL) only through that code. So this publishes through the paho
+    client aiomqtt wraps (``client._client``: the one private attribute used here) and chains
+    paho's ``on_publish`` callback, so aiomqtt's own handler still runs."""
+
+    def __init__(self, client: aiomqtt.Client) -> None:
+        self._paho: paho.Client = client._client
+        self._waiting: dict[int, asyncio.Future[ReasonCode]] = {}
+        chained = self._paho.on_publish
+
+        def on_publish(
+            paho_client: paho.Client, userdata: Any, mid: int, code: ReasonCode, props: Any
+        ) -> None:
+            future = self._waiting.pop(mid, None)
+            if future is not None and not future.done():
+                future.set_result(code)
+            if chained is not None:
+                cast(Callable[..., None], chained)(paho_client, userdata, mid, code, props)
+
+        self._paho.on_publish = on_publish
+
+    async def publish(self, topic_text: str, payload: bytes, retain: bool) -> ReasonCode:
+        info = self._paho.publish(topic_text, payload, qos=1, retain=retain)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            raise ConnectionLostError(f"publish failed ({paho.error_string(info.rc)})")
+        # paho reports PUBACKs from its socket callback on this loop's thread, never inside
+        # publish(), so registering after the call cannot miss the acknowledgement.
+        future: asyncio.Future[ReasonCode] = asyncio.get_running_loop().create_future()
+        self._waiting[info.mid] = future
+        try:
+            return await future
+        finally:
+            self._waiting.pop(info.mid, None)
+
+
+class SensorLink:
+    """The MQTT connection of one sensor (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: LinkSettings,
+        site: str,
+        sensor: str,
+        outbox: Outbox,
+        on_command: CommandHandler | None,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.settings = settings
+        self.site = site
+        self.sensor = sensor
+        self._outbox = outbox
+        self._on_command = on_command
+        self._clock = clock
+        self._name = f"{site}/{sensor}"
+        self._stats = LinkStats()
+        self._wake = asyncio.Event()
+        self._more = True
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._commands: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
+        self._publisher: _AckedPublisher | None = None
+        self._state: bytes | None = None
+        self._random = random.Random()
+
+    @property
+    def stats(self) -> LinkStats:
+        """A snapshot of the counters."""
+        return dataclasses.replace(self._stats)
+
+    def notify(self) -> None:
+        """New rows are in the outbox: send them now. Callable from any thread."""
+        self._more = True
+        loop = self._loop
+        if loop is None:
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            self._wake.set()
+        else:
+            with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to wake
+                loop.call_soon_threadsafe(self._wake.set)
+
+    async def publish_state(self, payload: bytes) -> bool:
+        """Publish ``payload`` retained (QoS 1) on the sensor's ``state`` topic. True once
+        acknowledged; when not connected (or refused) it is kept and re-sent at the next
+        connection, and False is returned. Only the newest state is kept."""
+        self._state = payload
+        publisher = self._publisher
+        if publisher is None:
+            return False
+        try:
+            return await self._send_state(publisher)
+        except (LinkError, TimeoutError):
+            return False
+
+    # -- the connection loop ---------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Keep the link up until ``stop`` is set (see the module docstring)."""
+        self._loop = asyncio.get_running_loop()
+        attempt = 0
+        async with asyncio.TaskGroup() as group:
+            handler = group.create_task(self._handle_commands())
+            waker = group.create_task(self._wake_on(stop))
+            try:
+                while not stop.is_set():
+                    connects_before = self._stats.connects
+                    try:
+                        await self._session(stop)
+                        break
+                    except LinkError as error:
+                        message = str(error)
+                        if self._stats.connects > connects_before:
+                            attempt = 0
+                            self._stats.disconnects += 1
+                            message = f"connection lost ({message})"
+                        auth = isinstance(error, ConnectFailedError) and error.auth
+                        delay = self._delay(attempt, auth)
+                        attempt += 1
+                        self._note(f"{message}; reconnecting in {delay:.1f} s")
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), delay)
+            finally:
+                handler.cancel()
+                waker.cancel()
+        left = await asyncio.to_thread(self._outbox.depth, self.sensor)
+        log.info("%s: link stopped (%d messages left in the outbox)", self._name, left)
+
+    def _delay(self, attempt: int, auth: bool = False) -> float:
+        s = self.settings
+        delay = backoff_delay(attempt, s.backoff_min_s, s.backoff_max_s, self._random.random())
+        return max(delay, s.auth_retry_s) if auth else delay
+
+    def _note(self, message: str) -> None:
+        self._stats.last_error = message
+        log.warning("%s: %s", self._name, message)
+
+    async def _wake_on(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        self._wake.set()
+
+    async def _session(self, stop: asyncio.Event) -> None:
+        """One connection, from CONNECT to DISCONNECT (or its loss)."""
+        tls_context = await self._tls_context()
+        will = await asyncio.to_thread(self._status_payload, "offline", "connection lost")
+        client = self._client(tls_context, will)
+        publisher = _AckedPublisher(client)
+        try:
+            async with contextlib.AsyncExitStack() as stack:
+                await self._connect(stack, client)
+                self._stats.connected = True
+                self._stats.connects += 1
+                log.info("%s: connected to %s", self._name, self._where)
+                try:
+                    await self._serve(client, publisher, stop)
+                finally:
+                    self._stats.connected = False
+                    self._publisher = None
+        except aiomqtt.MqttError as error:
+            raise ConnectionLostError(_one_line(error)) from None
+
+    async def _connect(self, stack: contextlib.AsyncExitStack, client: aiomqtt.Client) -> None:
+        try:
+            async with asyncio.timeout(self.settings.connect_timeout_s):
+                await stack.enter_async_context(client)
+        except TimeoutError:
+            raise ConnectFailedError(
+                f"no answer from the broker at {self._where} within "
+                f"{self.settings.connect_timeout_s:g} s"
+            ) from None
+        except aiomqtt.MqttError as error:
+            raise self._connect_failure(error) from None
+
+    async def _serve(
+        self, client: aiomqtt.Client, publisher: _AckedPublisher, stop: asyncio.Event
+    ) -> None:
+        backlog_until = await asyncio.to_thread(self._outbox.newest_id, self.sensor)
+        try:
+            async with asyncio.TaskGroup() as group:
+                receiver = group.create_task(self._receive(client))
+                await self._publish_status(publisher, "online")
+                if self._on_command is not None:
+                    await self._subscribe(client)
+                self._publisher = publisher
+                if self._state is not None:
+                    await self._send_state(publisher)
+                await self._drain(publisher, stop, backlog_until)
+                self._publisher = None
+                await self._publish_status(publisher, "stopped")
+                receiver.cancel()
+        except* (aiomqtt.MqttError, LinkError, TimeoutError) as group:
+            raise ConnectionLostError(_one_line(group.exceptions[0])) from None
+
+    # -- publishing ------------------------------------------------------------------------------
+
+    async def _drain(
+        self, publisher: _AckedPublisher, stop: asyncio.Event, backlog_until: int
+    ) -> None:
+        """Send the outbox, oldest first, ``max_in_flight`` at a time; until ``stop`` and then
+        until empty (at most ``drain_timeout_s``)."""
+        loop = asyncio.get_running_loop()
+        window: deque[tuple[OutboxEntry, asyncio.Task[str | None]]] = deque()
+        after_id = 0
+        deadline: float | None = None
+        self._more = True
+        try:
+            while True:
+                self._wake.clear()
+                if deadline is None and stop.is_set():
+                    deadline = loop.time() + self.settings.drain_timeout_s
+                    self._more = True
+                await self._settle(window)
+                free = self.settings.max_in_flight - len(window)
+                if free > 0 and self._more:
+                    self._more = False
+                    rows = await asyncio.to_thread(
+                        self._outbox.pending, self.sensor, free, after_id
+                    )
+                    self._more = self._more or len(rows) == free
+                    for row in rows:
+                        replay = row.id <= backlog_until
+                        task = asyncio.create_task(self._send(publisher, row, replay))
+                        task.add_done_callback(self._sent)
+                        window.append((row, task))
+                        after_id = row.id
+                if deadline is None:
+                    await self._wake.wait()
+                    continue
+                if not window and not self._more:
+                    return
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    left = await asyncio.to_thread(self._outbox.depth, self.sensor)
+                    log.warning(
+                        "%s: drain_timeout_s (%g s) reached with %d messages unsent; they are "
+                        "sent at the next start",
+                        self._name,
+                        self.settings.drain_timeout_s,
+                        left,
+                    )
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), remaining)
+        finally:
+            for _, task in window:
+                task.cancel()
+
+    def _sent(self, task: asyncio.Task[str | None]) -> None:
+        if not task.cancelled():
+            task.exception()  # retrieved here, re-raised by _settle in order
+        self._wake.set()
+
+    async def _settle(self, window: deque[tuple[OutboxEntry, asyncio.Task[str | None]]]) -> None:
+        """Delete the finished head of the window, in id order: acknowledged rows as sent,
+        refused ones as dead letters. A broken connection propagates from here."""
+        sent: list[int] = []
+        refused: list[tuple[OutboxEntry, str]] = []
+        while window and window[0][1].done():
+            row, task = window.popleft()
+            refusal = task.result()
+            if refusal is None:
+                sent.append(row.id)
+            else:
+                refused.append((row, refusal))
+        if sent:
+            await asyncio.to_thread(self._outbox.mark_sent, sent)
+        for row, reason in refused:
+            self._stats.refused += 1
+            log.error(
+                "%s: message %d (sequence %d on %s) dead-lettered: %s",
+                self._name,
+                row.id,
+                row.sequence,
+                row.topic,
+                reason,
+            )
+            await asyncio.to_thread(self._outbox.dead_letter, [row.id], reason)
+
+    async def _send(self, publisher: _AckedPublisher, row: OutboxEntry, replay: bool) -> str | None:
+        """Publish one row; None once acknowledged, else why it can never be delivered."""
+        payload = row.payload
+        if replay:
+            try:
+                payload = encode(mark_replayed(decode(row.topic, row.payload)))
+            except ContractError as error:
+                return f"not a valid message any more ({error})"
+        code = await publisher.publish(row.topic, payload, retain=False)
+        if code.is_failure:
+            if code.value in _TRANSIENT_PUBACK_CODES:
+                raise ConnectionLostError(f"the broker deferred a message ({code})")
+            return f"refused by the broker ({code}, 0x{code.value:02X})"
+        self._stats.published += 1
+        self._stats.replayed += replay
+        return None
+
+    async def _publish_status(self, publisher: _AckedPublisher, state: StatusState) -> None:
+        payload = await asyncio.to_thread(self._status_payload, state, None)
+        async with asyncio.timeout(self.settings.ack_timeout_s):
+            code = await publisher.publish(self._topic("status"), payload, retain=True)
+        if code.is_failure:
+            log.error("%s: the broker refused the %s status (%s)", self._name, state, code)
+
+    async def _send_state(self, publisher: _AckedPublisher) -> bool:
+        payload = self._state
+        if payload is None:
+            return True
+        async with asyncio.timeout(self.settings.ack_timeout_s):
+            code = await publisher.publish(self._topic("state"), payload, retain=True)
+        if code.is_failure:
+            log.error("%s: the broker refused the state message (%s)", self._name, code)
+            return False
+        if self._state is payload:
+            self._state = None
+        return True
+
+    def _status_payload(self, state: StatusState, reason: str | None) -> bytes:
+        sequence = self._outbox.last_sequence(self.sensor)
+        envelope = make_envelope(self.site, self.sensor, sequence, self._clock(), uuid.uuid4())
+        return encode(StatusMessage(envelope, state, reason))
+
+    # -- commands --------------------------------------------------------------------------------
+
+    async def _subscribe(self, client: aiomqtt.Client) -> None:
+        wanted = [self._topic("set"), self._topic("model")]
+        codes = await client.subscribe([(name, 1) for name in wanted])
+        for name, code in zip(wanted, codes, strict=False):
+            value = code.value if isinstance(code, ReasonCode) else int(cast(int, code))
+            if value >= 0x80:
+                log.error("%s: the broker refused the subscription to %s", self._name, name)
+
+    async def _receive(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            kind = message.topic.value.rsplit("/", 1)[-1]
+            if kind not in ("set", "model"):
+                continue
+            body = message.payload
+            if isinstance(body, bytes | bytearray):
+                payload = bytes(body)
+            else:
+                payload = b"" if body is None else str(body).encode()
+            self._commands.put_nowait((kind, payload))
+
+    async def _handle_commands(self) -> None:
+        while True:
+            kind, payload = await self._commands.get()
+            if self._on_command is None:
+                continue
+            try:
+                await self._on_command(kind, payload)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                log.error("%s: the %s command failed: %s", self._name, kind, _one_line(error))
+
+    # -- adapters --------------------------------------------------------------------------------
+
+    @property
+    def _where(self) -> str:
+        return f"{self.settings.host}:{self.settings.port}"
+
+    def _topic(self, kind: Literal["status", "set", "state", "model"]) -> str:
+        return topic(self.site, self.sensor, kind)
+
+    def _client(self, tls_context: ssl.SSLContext | None, will: bytes) -> aiomqtt.Client:
+        s = self.settings
+        v5 = s.protocol == "5"
+        properties: Properties | None = None
+        if v5:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            properties.SessionExpiryInterval = s.session_expiry_s
+        return aiomqtt.Client(
+            s.host,
+            s.port,
+            username=s.username,
+            password=s.password,
+            identifier=s.client_id,
+            logger=log.getChild("paho"),
+            protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
+            will=aiomqtt.Will(self._topic("status"), will, qos=1, retain=True),
+            clean_session=None if v5 else False,
+            clean_start=False if v5 else paho.MQTT_CLEAN_START_FIRST_ONLY,
+            properties=properties,
+            keepalive=s.keepalive_s,
+            timeout=s.ack_timeout_s,
+            max_inflight_messages=s.max_in_flight,
+            tls_context=tls_context,
+        )
+
+    async def _tls_context(self) -> ssl.SSLContext | None:
+        s = self.settings
+        if not s.tls:
+            return None
+
+        def build() -> ssl.SSLContext:
+            context = ssl.create_default_context(cafile=s.ca_file)
+            if s.cert_file is not None:
+                context.load_cert_chain(s.cert_file, s.key_file)
+            if s.insecure:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            context.sslsocket_class = _ClosingSSLSocket
+            return context
+
+        try:
+            return await asyncio.to_thread(build)
+        except (OSError, ssl.SSLError) as error:
+            raise ConnectFailedError(
+                f"cannot load the TLS files ({_one_line(error)}): check ca_file, cert_file "
+                "and key_file"
+            ) from None
+
+    def _connect_failure(self, error: aiomqtt.MqttError) -> ConnectFailedError:
+        code = getattr(error, "rc", None)
+        value = code.value if isinstance(code, ReasonCode) else code
+        if isinstance(error, MqttConnectError) and value in _AUTH_CODES:
+            return ConnectFailedError(
+                f"the broker at {self._where} refused user {self.settings.username!r} "
+                f"({code}): check the sensor's username and password",
+                auth=True,
+            )
+        if isinstance(error, MqttConnectError):
+            return ConnectFailedError(
+                f"the broker at {self._where} refused the connection ({code})"
+            )
+        text = _one_line(error)
+        if "ssl" in text.lower() or "certificate" in text.lower():
+            return ConnectFailedError(
+                f"TLS with the broker at {self._where} failed ({text}): check the CA, the "
+                "client certificate and the host name"
+            )
+        return ConnectFailedError(f"cannot reach the broker at {self._where} ({text})")
+
+
+class _ClosingSSLSocket(ssl.SSLSocket):
+    """Closes itself when the TLS handshake fails: paho 2.2 drops the socket without closing
+    it (a file descriptor leaked per failed attempt until garbage collection)."""
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except BaseException:
+            self.close()
+            raise
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 300 else text[:297] + "..."

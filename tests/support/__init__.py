@@ -1,0 +1,1 @@
+"""Test support: real external components (a mosquitto broker) that tests start and stop."""
