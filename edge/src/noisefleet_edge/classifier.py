@@ -79,6 +79,21 @@ def _native_stderr_silenced() -> Iterator[None]:
         os.close(saved)
 
 
+def read_manifest(model_dir: Path) -> ModelManifest:
+    """The manifest of a model folder, checked, without loading the model."""
+    manifest_path = model_dir / MANIFEST_FILE
+    model_path = model_dir / MODEL_FILE
+    if not manifest_path.is_file() or not model_path.is_file():
+        raise ModelError(
+            f"{model_dir}: not a model folder (needs {MANIFEST_FILE} and {MODEL_FILE})"
+        )
+    try:
+        data = json.loads(manifest_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ModelError(f"{manifest_path}: unreadable ({error})") from error
+    return parse_manifest(data)
+
+
 @dataclass(frozen=True)
 class Classification:
     decision: ClipDecision
@@ -91,17 +106,8 @@ class SoundClassifier:
 
     def __init__(self, model_dir: Path, num_threads: int = 1) -> None:
         self.model_dir = model_dir
-        manifest_path = model_dir / MANIFEST_FILE
         model_path = model_dir / MODEL_FILE
-        if not manifest_path.is_file() or not model_path.is_file():
-            raise ModelError(
-                f"{model_dir}: not a model folder (needs {MANIFEST_FILE} and {MODEL_FILE})"
-            )
-        try:
-            data = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise ModelError(f"{manifest_path}: unreadable ({error})") from error
-        self.manifest: ModelManifest = parse_manifest(data)
+        self.manifest: ModelManifest = read_manifest(model_dir)
         model_bytes = model_path.read_bytes()
         check_compatible(self.manifest, model_bytes)
         try:

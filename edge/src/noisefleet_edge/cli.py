@@ -5,7 +5,8 @@ Subcommands:
 - ``calibrate RECORDING``: the calibration offset from a calibrator recording;
 - ``levels --live``: a live meter from a microphone;
 - ``classify PATH...``: the sound class of each recording (int8 classifier, default model);
-- ``demo``: generates a calibrator recording and a street recording, calibrates, analyzes.
+- ``demo``: generates a calibrator recording and a street recording, calibrates, analyzes;
+- ``run --config edge.toml``: the edge agent (sensors → levels and events → MQTT).
 
 Every failure is one line on stderr starting with ``noisefleet-edge: error:``; exit status 0
 when everything was measured, 1 when some input could not be, 2 for a wrong command line.
@@ -185,7 +186,26 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--output-dir", default="demo-output", help="where the generated recordings go"
     )
+    run = commands.add_parser(
+        "run",
+        help="the edge agent: measure every configured sensor and publish over MQTT",
+        description="Run the edge agent as configured in a TOML file (deploy/edge/edge.toml is "
+        "the documented template). SIGTERM or Ctrl-C stops it cleanly.",
+    )
+    run.add_argument("--config", type=Path, required=True, metavar="TOML")
+    run.add_argument(
+        "--check",
+        action="store_true",
+        help="validate the configuration and load the models, then exit (0: valid)",
+    )
+    run.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
     return parser
+
+
+def run_agent(args: argparse.Namespace, out: TextIO) -> int:
+    from noisefleet_edge.agent.main import run_agent as agent  # noqa: PLC0415
+
+    return agent(args.config, args.check, args.log_level, out)
 
 
 def run_calibrate(args: argparse.Namespace, out: TextIO) -> int:
@@ -315,6 +335,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         "levels": run_levels,
         "classify": run_classify,
         "demo": run_demo,
+        "run": run_agent,
     }
     try:
         return handlers[args.command](args, stream)

@@ -4,6 +4,8 @@ A source yields mono float64 blocks at full scale 1.0 (a full-scale sine peaks a
 ``sample_rate_hz``, oldest first, in ``blocks()`` (an async generator). Audio that was lost
 (a missing bridge frame, a device gap) is delivered as NaN samples of the lost length, so the
 level meter counts it as invalid and the interval's coverage shows the loss; ``stats`` counts it.
+A source that can wait (a file: ``live`` False) is slowed down by a consumer that falls
+behind; a live one (microphone, bridge) cannot wait, so the consumer drops its oldest audio.
 A fatal problem raises ``SourceError`` with a one-line reason; a source that can recover
 (a microphone unplugged and plugged back) does so itself and counts the gap.
 """

@@ -50,6 +50,12 @@ class FileSource:
         return self._recording.sample_rate_hz
 
     @property
+    def live(self) -> bool:
+        """False: a file can wait, so a consumer that falls behind slows it down instead of
+        dropping audio."""
+        return False
+
+    @property
     def stats(self) -> SourceStats:
         return self._stats
 

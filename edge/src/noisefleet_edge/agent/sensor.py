@@ -1,0 +1,369 @@
+"""One sensor in the agent: its source, its pipeline on its own thread, its messages.
+
+Steps, for every block the source delivers:
+1. the event loop only moves the block into the sensor's backlog (``max_backlog_s`` of audio;
+   when the pipeline falls that far behind, the oldest audio is replaced by a NaN gap of the
+   same length and counted, so memory stays bounded and time stays aligned);
+2. the sensor's own worker thread measures it (``SensorPipeline``: levels, gate, classifier,
+   events), so DSP and inference never block the event loop and a slow sensor never stalls the
+   others;
+3. on that same thread the records go to the durable outbox: each level record is staged at
+   once (it survives a SIGKILL), staged records become one ``levels`` message per batch
+   (``levels_batch_s``, aligned to the clock: one message per minute by default), events
+   become an ``events`` message when they end;
+4. the MQTT link is woken up to send.
+Settings and model changes are applied between two blocks: the running pipeline is flushed
+(its partial interval and open events are reported) and a new one continues the same stream
+time, so nothing is lost and no restart is needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import threading
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from noisefleet_core.acoustics.meter import MeterSettings
+from noisefleet_core.contract.levels import parse_timestamp
+from noisefleet_core.contract.messages import EventsMessage, LevelsMessage, encode, make_envelope
+from noisefleet_core.contract.topics import topic
+from noisefleet_edge.agent.backlog import Backlog
+from noisefleet_edge.agent.config import (
+    BridgeSourceConfig,
+    FileSourceConfig,
+    MicrophoneSourceConfig,
+    SensorConfig,
+)
+from noisefleet_edge.agent.outbox import Outbox
+from noisefleet_edge.agent.tuning import (
+    SensorTuning,
+    detector_settings,
+    event_is_reported,
+    model_thresholds,
+)
+from noisefleet_edge.classifier import SoundClassifier
+from noisefleet_edge.detection import SensorPipeline
+from noisefleet_edge.sources.base import AudioSource, FloatArray, SourceError
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def open_source(config: SensorConfig) -> AudioSource:
+    """The audio source a sensor's configuration describes (``SourceError`` if it cannot)."""
+    source = config.source
+    if isinstance(source, FileSourceConfig):
+        from noisefleet_edge.sources.file import FileSource  # noqa: PLC0415
+
+        return FileSource(source.path, source.channel, source.speed, source.loop, source.block_s)
+    if isinstance(source, MicrophoneSourceConfig):
+        from noisefleet_edge.sources.microphone import MicrophoneSource  # noqa: PLC0415
+
+        return MicrophoneSource(
+            source.device, source.sample_rate_hz, source.channel, source.block_s, name=config.id
+        )
+    if isinstance(source, BridgeSourceConfig):
+        from noisefleet_edge.sources.bridge import open_bridge_source  # noqa: PLC0415
+
+        return open_bridge_source(
+            source.transport,
+            source.address,
+            source.mcu_id,
+            source.sample_rate_hz,
+            sample_format=source.sample_format,
+            reorder_ms=source.reorder_ms,
+            baud=source.baud,
+        )
+    raise SourceError(f"{config.id}: unsupported source {source!r}")
+
+
+@dataclass
+class SensorStats:
+    """What the heartbeat reports about a sensor besides its source's counters."""
+
+    blocks: int = 0
+    samples: int = 0
+    backlog_dropped_samples: int = 0
+    backlog_drops: int = 0
+    level_records: int = 0
+    events: int = 0
+    messages: int = 0
+    windows_total: int = 0
+    windows_classified: int = 0
+    rebuilds: int = 0
+    last_error: str | None = None
+
+
+class SensorRunner:
+    """Runs one sensor until its source ends or ``stop`` is set."""
+
+    def __init__(
+        self,
+        site: str,
+        config: SensorConfig,
+        outbox: Outbox,
+        notify: Callable[[], None],
+        clock: Clock,
+        max_backlog_s: float = 30.0,
+        classifier: SoundClassifier | None = None,
+    ) -> None:
+        self.site = site
+        self.config = config
+        self.id = config.id
+        self._outbox = outbox
+        self._notify = notify
+        self._clock = clock
+        self._max_backlog_s = max_backlog_s
+        self.tuning: SensorTuning = config.tuning
+        self.classifier = classifier or SoundClassifier(config.model_dir)
+        self.stats = SensorStats()
+        self.source: AudioSource | None = None
+        self._pipeline: SensorPipeline | None = None
+        self._stream_start: datetime | None = None
+        self._stream_samples = 0
+        self._batch_key: int | None = None
+        self._pending: tuple[SensorTuning, SoundClassifier] | None = None
+        self._pending_lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"sensor-{config.id}")
+        self._levels_topic = topic(site, config.id, "levels")
+        self._events_topic = topic(site, config.id, "events")
+
+    # -- changes at run time -------------------------------------------------------------
+
+    def request_change(
+        self, tuning: SensorTuning | None = None, classifier: SoundClassifier | None = None
+    ) -> None:
+        """Apply new settings and/or a new model between two blocks (thread-safe)."""
+        with self._pending_lock:
+            current_tuning, current_classifier = self._pending or (self.tuning, self.classifier)
+            self._pending = (tuning or current_tuning, classifier or current_classifier)
+
+    @property
+    def pending_tuning(self) -> SensorTuning:
+        """The settings in force, or about to be (a change waits for the next block)."""
+        with self._pending_lock:
+            return self._pending[0] if self._pending else self.tuning
+
+    @property
+    def pending_classifier(self) -> SoundClassifier:
+        with self._pending_lock:
+            return self._pending[1] if self._pending else self.classifier
+
+    def replace_classifier(self, classifier: SoundClassifier) -> None:
+        """After the model failed in use: the next run starts with this one."""
+        self.request_change(classifier=classifier)
+
+    # -- the worker thread -----------------------------------------------------------------
+
+    def _new_pipeline(self, sample_rate_hz: int, stream_start: datetime) -> SensorPipeline:
+        offset = self.config.calibration_offset_db
+        calibrated = offset is not None
+        labels = self.classifier.labels
+        manifest = self.classifier.manifest
+        settings = detector_settings(self.tuning, labels, model_thresholds(manifest))
+        if not calibrated:
+            # Levels are dBFS: a gate in dB SPL would stay closed, unknown events make no sense.
+            settings = replace(settings, gate_level_db=-1000.0, unknown_level_db=None)
+        meter = MeterSettings(
+            sample_rate_hz=sample_rate_hz,
+            interval_s=self.tuning.interval_s,
+            calibration_offset_db=offset or 0.0,
+            calibrated=calibrated,
+        )
+        return SensorPipeline(meter, self.classifier, settings, stream_start, source=self.id)
+
+    def _apply_pending(self, sample_rate_hz: int) -> None:
+        with self._pending_lock:
+            pending, self._pending = self._pending, None
+        if pending is None or self._pipeline is None or self._stream_start is None:
+            if pending is not None:
+                self.tuning, self.classifier = pending
+            return
+        self._handle(self._pipeline.flush())
+        self._count_gate()
+        self.tuning, self.classifier = pending
+        start = self._stream_start + timedelta(seconds=self._stream_samples / sample_rate_hz)
+        self._pipeline = self._new_pipeline(sample_rate_hz, start)
+        self._stream_start, self._stream_samples = start, 0
+        self.stats.rebuilds += 1
+        log.info("%s: settings/model applied at %s", self.id, start.isoformat())
+
+    def _count_gate(self) -> None:
+        if self._pipeline is not None:
+            self.stats.windows_total += self._pipeline.gate_stats.windows_total
+            self.stats.windows_classified += self._pipeline.gate_stats.windows_classified
+
+    def _process(self, block: FloatArray, sample_rate_hz: int, arrived: datetime) -> None:
+        self._apply_pending(sample_rate_hz)
+        if self._pipeline is None:
+            # The first block ends now: the stream started one block earlier.
+            start = arrived - timedelta(seconds=block.size / sample_rate_hz)
+            self._stream_start, self._stream_samples = start, 0
+            self._pipeline = self._new_pipeline(sample_rate_hz, start)
+        records = self._pipeline.process(block)
+        self._stream_samples += block.size
+        self._handle(records)
+
+    def _finish(self) -> None:
+        """Flush the pipeline and the staged level records (end of the source or shutdown)."""
+        pipeline, self._pipeline = self._pipeline, None
+        if pipeline is not None:
+            try:
+                self._handle(pipeline.flush())
+            except (ValueError, RuntimeError) as error:  # e.g. a model failing in use
+                log.error("%s: the last records could not be measured: %s", self.id, error)
+            self._pipeline = pipeline
+            self._count_gate()
+            self._pipeline = None
+        self._enqueue_levels()
+
+    def _message_time(self) -> datetime:
+        return self._clock()
+
+    def _enqueue_levels(self) -> None:
+        def build(sequence: int, records: list[dict[str, Any]]) -> bytes:
+            envelope = make_envelope(
+                self.site, self.id, sequence, self._message_time(), uuid.uuid4()
+            )
+            return encode(LevelsMessage(envelope, tuple(records)))
+
+        if self._outbox.enqueue_staged(self.id, self._levels_topic, build) is not None:
+            self.stats.messages += 1
+            self._notify()
+        self._batch_key = None
+
+    def _batch_of(self, record: dict[str, Any]) -> int:
+        start = parse_timestamp(record["start"]).timestamp()
+        return math.floor(start / self.tuning.levels_batch_s)
+
+    def _handle(self, records: list[dict[str, Any]]) -> None:
+        events = [
+            r
+            for r in records
+            if r.get("kind") == "event" and event_is_reported(self.tuning, r["label"])
+        ]
+        for record in records:
+            if record.get("kind") != "levels":
+                continue
+            key = self._batch_of(record)
+            if self._batch_key is not None and key != self._batch_key:
+                self._enqueue_levels()
+            self._outbox.stage(self.id, record)
+            self._batch_key = key
+            self.stats.level_records += 1
+        if events:
+
+            def build(sequence: int) -> bytes:
+                envelope = make_envelope(
+                    self.site, self.id, sequence, self._message_time(), uuid.uuid4()
+                )
+                return encode(EventsMessage(envelope, "end", tuple(events)))
+
+            self._outbox.enqueue(self.id, self._events_topic, build)
+            self.stats.events += len(events)
+            self.stats.messages += 1
+            self._notify()
+
+    # -- the event loop side -------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Measure until the source ends or ``stop`` is set; then flush what is measured.
+
+        Shutdown: stop reading the source, measure what is already in the backlog, flush the
+        pipeline and the staged level records."""
+        loop = asyncio.get_running_loop()
+        # Records staged by an earlier run (killed before its batch was sent) go out first.
+        await loop.run_in_executor(self._executor, self._enqueue_levels)
+        self.source = source = open_source(self.config)
+        fs = source.sample_rate_hz
+        backlog = Backlog(max(1, round(self._max_backlog_s * fs)))
+        ready = asyncio.Event()
+        space = asyncio.Event()
+        live = bool(getattr(source, "live", True))
+        ended = False
+
+        async def read() -> None:
+            nonlocal ended
+            try:
+                async for block in source.blocks():
+                    while not live and backlog.held_samples >= backlog.max_samples:
+                        space.clear()
+                        await space.wait()  # a file waits for the pipeline
+                    if backlog.push(block, self._clock()):
+                        self.stats.backlog_drops = backlog.dropped_blocks
+                        self.stats.backlog_dropped_samples = backlog.dropped_samples
+                        if backlog.dropped_blocks == 1 or backlog.dropped_blocks % 100 == 0:
+                            log.warning(
+                                "%s: measuring fell %.0f s behind real time; the oldest audio "
+                                "is dropped (%d blocks so far)",
+                                self.id,
+                                self._max_backlog_s,
+                                backlog.dropped_blocks,
+                            )
+                    ready.set()
+            finally:
+                ended = True
+                ready.set()
+
+        reader = asyncio.create_task(read(), name=f"{self.id}-source")
+        stopper = asyncio.create_task(stop.wait())
+        try:
+            while True:
+                if stop.is_set() and not reader.done():
+                    reader.cancel()  # stop intake; what is in the backlog is still measured
+                entry = backlog.pop()
+                if entry is not None:
+                    space.set()
+                    item, arrived = entry
+                    await loop.run_in_executor(
+                        self._executor, self._process_item, item, fs, arrived
+                    )
+                    continue
+                if ended or stop.is_set():
+                    break
+                ready.clear()
+                waiter = asyncio.ensure_future(ready.wait())
+                try:
+                    await asyncio.wait({stopper, waiter}, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    waiter.cancel()
+            if reader.done() and not reader.cancelled() and reader.exception() is not None:
+                raise SourceError(f"{self.id}: {reader.exception()}")
+        finally:
+            reader.cancel()
+            stopper.cancel()
+            with contextlib.suppress(asyncio.CancelledError, SourceError):
+                await reader
+            await asyncio.shield(loop.run_in_executor(self._executor, self._finish))
+
+    def _process_item(self, item: FloatArray | int, sample_rate_hz: int, arrived: datetime) -> None:
+        if not isinstance(item, int):
+            self._process(item, sample_rate_hz, arrived)
+            self.stats.blocks += 1
+            self.stats.samples += item.size
+            return
+        # Lost audio: NaN, a second at a time, so the stream time stays aligned.
+        remaining = item
+        while remaining > 0:
+            size = min(remaining, sample_rate_hz)
+            self._process(np.full(size, np.nan), sample_rate_hz, arrived)
+            self.stats.samples += size
+            remaining -= size
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
