@@ -29,6 +29,8 @@ pytest:
 bench: setup
 	$(BIN)/python bench/bench_meter.py
 	$(BIN)/python bench/bench_classifier.py
+	$(BIN)/python bench/bench_outbox.py
+	$(BIN)/python bench/bench_agent.py
 
 # Regenerate the edge's default classifier from the synthetic generator (fixed seeds).
 default-model: setup
