@@ -14,6 +14,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -115,3 +116,43 @@ def test_live_meter_through_portaudio_and_an_alsa_file_plugin(alsa_env: dict[str
     assert records[1]["laeq_db"] == pytest.approx(80.0, abs=0.1)
     assert records[1]["laf50_db"] == pytest.approx(80.0, abs=0.1)
     assert records[0]["end"] == records[1]["start"]
+
+
+MICROPHONE_SCRIPT = """
+import asyncio, sys
+import numpy as np
+from noisefleet_edge.sources.microphone import MicrophoneSource
+
+async def main() -> None:
+    source = MicrophoneSource(None, {rate}, block_s=0.1, name="mic")
+    got = []
+    async for block in source.blocks():
+        got.append(block)
+        if sum(b.size for b in got) >= {rate} * 2:
+            break
+    x = np.concatenate(got)
+    print(x.size, float(np.sqrt(np.mean(x[{rate} // 2:] ** 2))), source.stats.blocks,
+          source.stats.dropped_frames, source.stats.lost_samples)
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.integration
+def test_the_agents_microphone_source_through_portaudio(alsa_env: dict[str, str]) -> None:
+    """The agent's async microphone source delivers the device's samples, none lost."""
+    completed = subprocess.run(
+        [sys.executable, "-c", MICROPHONE_SCRIPT.format(rate=FS)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+        env=alsa_env,
+    )
+    assert completed.returncode == 0, completed.stderr
+    size, rms, blocks, dropped, lost = completed.stdout.split()
+    assert int(size) >= 2 * FS
+    # a 0.1 sine has an RMS of 0.1 / sqrt(2) (int16 quantisation is far below the tolerance)
+    assert float(rms) == pytest.approx(0.1 / np.sqrt(2), rel=1e-3)
+    assert int(blocks) >= 20
+    assert (int(dropped), int(lost)) == (0, 0)
