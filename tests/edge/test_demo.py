@@ -45,10 +45,20 @@ def test_demo_runs_end_to_end(run_cli: RunCli, tmp_path: Path) -> None:
     assert minute is not None
     assert int(minute.group(2)) == 60
     assert max(laeq) - 10 < float(minute.group(1)) <= max(laeq)
+    # Part 5: the agent published the same minute over a real mosquitto, within the contract.
+    published = re.search(r"; (\d+) level records; status online -> stopped; 0 message", result.out)
+    assert published is not None, result.out
+    assert int(published.group(1)) == 60
 
 
 def test_demo_creates_missing_directories(run_cli: RunCli, tmp_path: Path) -> None:
     output_dir = tmp_path / "a" / "b"
     result = run_cli("demo", "--output-dir", output_dir)
     assert result.code == 0
-    assert sorted(p.name for p in output_dir.iterdir()) == ["calibrator-94dB.wav", "street.wav"]
+    assert sorted(p.name for p in output_dir.iterdir()) == [
+        "agent-state",  # the agent's outbox and model store (part 5)
+        "broker",
+        "calibrator-94dB.wav",
+        "edge.toml",
+        "street.wav",
+    ]

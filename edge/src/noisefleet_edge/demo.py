@@ -29,6 +29,7 @@ from noisefleet_core.acoustics.meter import MeterSettings
 from noisefleet_core.events import DetectorSettings
 from noisefleet_edge.audio_files import open_recording, read_blocks, read_channel
 from noisefleet_edge.classifier import SoundClassifier, default_model_dir
+from noisefleet_edge.demo_agent import publish_demo
 from noisefleet_edge.detection import SensorPipeline
 from noisefleet_edge.output import TableWriter
 
@@ -170,4 +171,5 @@ def run(output_dir: Path, out: TextIO) -> int:
     loudest = max(levels, key=lambda r: r["laeq_db"])
     shares = ", ".join(f"{k} {v:.0%}" for k, v in loudest["energy_shares"].items() if v >= 0.01)
     out.write(f"   what caused the loudest 5 s ({loudest['start']}): {shares}\n")
+    publish_demo(street_path, result.offset_db, output_dir, out)
     return 0
