@@ -58,6 +58,9 @@ from noisefleet_edge.sources.base import AudioSource, FloatArray, SourceError
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+MAX_CLOCK_DRIFT_S = 1.0
+"""A live source's stream time may drift this far from the system clock before it is
+realigned (50 ppm of crystal drift takes 5.5 h to get there)."""
 
 
 def open_source(config: SensorConfig) -> AudioSource:
@@ -102,6 +105,7 @@ class SensorStats:
     windows_total: int = 0
     windows_classified: int = 0
     rebuilds: int = 0
+    clock_resyncs: int = 0
     last_error: str | None = None
 
 
@@ -129,6 +133,9 @@ class SensorRunner:
         self.classifier = classifier or SoundClassifier(config.model_dir)
         self.stats = SensorStats()
         self.source: AudioSource | None = None
+        self.live = True
+        """Whether the source runs on its own clock (realigned to the system clock when they
+        drift apart); a file played at any speed is not."""
         self._pipeline: SensorPipeline | None = None
         self._stream_start: datetime | None = None
         self._stream_samples = 0
@@ -204,11 +211,30 @@ class SensorRunner:
             self.stats.windows_total += self._pipeline.gate_stats.windows_total
             self.stats.windows_classified += self._pipeline.gate_stats.windows_classified
 
-    def _process(self, block: FloatArray, sample_rate_hz: int, arrived: datetime) -> None:
+    def _process(
+        self, block: FloatArray, sample_rate_hz: int, arrived: datetime, gap: bool = False
+    ) -> None:
+        """Measure one block (``gap``: NaN standing for dropped audio, whose arrival time says
+        nothing about this piece's position, so the clocks are not compared)."""
         self._apply_pending(sample_rate_hz)
+        # The block ended when it arrived: it started one block earlier.
+        start = arrived - timedelta(seconds=block.size / sample_rate_hz)
+        if self._pipeline is not None and self._stream_start is not None and self.live and not gap:
+            expected = self._stream_start + timedelta(seconds=self._stream_samples / sample_rate_hz)
+            drift_s = (expected - start).total_seconds()
+            if abs(drift_s) > MAX_CLOCK_DRIFT_S:
+                # The device's sample clock and the gateway's clock disagree (crystal drift,
+                # a clock step after NTP sync): restart the stream time at the clock's.
+                log.warning(
+                    "%s: the audio clock is %+.2f s off the system clock; realigning",
+                    self.id,
+                    drift_s,
+                )
+                self._handle(self._pipeline.flush())
+                self._count_gate()
+                self._pipeline = None
+                self.stats.clock_resyncs += 1
         if self._pipeline is None:
-            # The first block ends now: the stream started one block earlier.
-            start = arrived - timedelta(seconds=block.size / sample_rate_hz)
             self._stream_start, self._stream_samples = start, 0
             self._pipeline = self._new_pipeline(sample_rate_hz, start)
         records = self._pipeline.process(block)
@@ -277,7 +303,7 @@ class SensorRunner:
 
     # -- the event loop side -------------------------------------------------------------------
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, source: AudioSource | None = None) -> None:
         """Measure until the source ends or ``stop`` is set; then flush what is measured.
 
         Shutdown: stop reading the source, measure what is already in the backlog, flush the
@@ -285,12 +311,12 @@ class SensorRunner:
         loop = asyncio.get_running_loop()
         # Records staged by an earlier run (killed before its batch was sent) go out first.
         await loop.run_in_executor(self._executor, self._enqueue_levels)
-        self.source = source = open_source(self.config)
+        self.source = source = source or open_source(self.config)
         fs = source.sample_rate_hz
         backlog = Backlog(max(1, round(self._max_backlog_s * fs)))
         ready = asyncio.Event()
         space = asyncio.Event()
-        live = bool(getattr(source, "live", True))
+        live = self.live = bool(getattr(source, "live", True))
         ended = False
 
         async def read() -> None:
@@ -357,7 +383,7 @@ class SensorRunner:
         remaining = item
         while remaining > 0:
             size = min(remaining, sample_rate_hz)
-            self._process(np.full(size, np.nan), sample_rate_hz, arrived)
+            self._process(np.full(size, np.nan), sample_rate_hz, arrived, gap=True)
             self.stats.samples += size
             remaining -= size
 

@@ -1,0 +1,162 @@
+"""One sensor in the agent (``SensorRunner``), with a scripted live source and clock: every
+sample is measured once, settings change without losing audio, and a drifting audio clock is
+realigned to the system clock."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from noisefleet_core.contract.levels import parse_timestamp
+from noisefleet_core.contract.messages import LevelsMessage, decode
+from noisefleet_edge.agent.config import parse_config
+from noisefleet_edge.agent.outbox import Outbox
+from noisefleet_edge.agent.sensor import SensorRunner
+from noisefleet_edge.classifier import SoundClassifier, default_model_dir
+from noisefleet_edge.sources.base import SourceStats
+
+FS = 16000
+BLOCK_S = 0.5
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+class ScriptedSource:
+    """A live source whose blocks arrive on a scripted clock running ``clock_rate`` times as
+    fast as the audio (1.02: the system clock gains 20 ms per second of audio)."""
+
+    live = True
+
+    def __init__(self, seconds: float, clock_rate: float = 1.0, on_block: Any = None) -> None:
+        self.sample_rate_hz = FS
+        self.stats = SourceStats()
+        self.now = T0
+        self._blocks = round(seconds / BLOCK_S)
+        self._rate = clock_rate
+        self._on_block = on_block
+        self._rng = np.random.default_rng(1)
+
+    def clock(self) -> datetime:
+        return self.now
+
+    async def blocks(self) -> AsyncIterator[np.ndarray]:
+        for k in range(self._blocks):
+            self.now = T0 + timedelta(seconds=(k + 1) * BLOCK_S * self._rate)
+            if self._on_block is not None:
+                await self._on_block(k)
+            self.stats.blocks += 1
+            yield 0.01 * self._rng.standard_normal(round(BLOCK_S * FS))
+            await asyncio.sleep(0)
+
+
+@pytest.fixture(scope="module")
+def classifier() -> SoundClassifier:
+    return SoundClassifier(default_model_dir())
+
+
+def _runner(tmp_path: Path, classifier: SoundClassifier, clock: Any) -> tuple[SensorRunner, Outbox]:
+    sf.write(tmp_path / "unused.wav", np.zeros(FS), FS)
+    config = parse_config(
+        {
+            "agent": {"site": "lab", "state_dir": str(tmp_path / "state")},
+            "sensors": [
+                {
+                    "id": "s1",
+                    "source": {"type": "file", "path": str(tmp_path / "unused.wav")},
+                    "settings": {"levels_batch_s": 10},
+                }
+            ],
+        },
+        tmp_path / "edge.toml",
+    )
+    outbox = Outbox(tmp_path / "outbox.sqlite", 64 << 20)
+    # The scripted source does not wait for real time: let its whole recording queue up.
+    runner = SensorRunner("lab", config.sensors[0], outbox, lambda: None, clock, 3600, classifier)
+    return runner, outbox
+
+
+def _level_records(outbox: Outbox) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = []
+    for entry in outbox.pending("s1", 10_000):
+        message = decode(entry.topic, entry.payload)
+        if isinstance(message, LevelsMessage):
+            records.extend(message.records)
+    return records
+
+
+def _run(runner: SensorRunner, source: ScriptedSource) -> None:
+    async def go() -> None:
+        await runner.run(asyncio.Event(), source)
+
+    try:
+        asyncio.run(go())
+    finally:
+        runner.close()
+
+
+@pytest.mark.slow
+def test_every_sample_is_measured_once_with_the_clock_in_step(
+    tmp_path: Path, classifier: SoundClassifier
+) -> None:
+    source = ScriptedSource(20.0)
+    runner, outbox = _runner(tmp_path, classifier, source.clock)
+    _run(runner, source)
+    records = _level_records(outbox)
+    assert sum(r["duration_s"] for r in records) == pytest.approx(20.0)
+    assert [r["duration_s"] for r in records] == [1.0] * 20
+    assert parse_timestamp(records[0]["start"]) == T0
+    assert runner.stats.clock_resyncs == 0
+    # batches of 10 s, aligned to the clock: two level messages
+    assert len([e for e in outbox.pending("s1", 100) if e.topic.endswith("/levels")]) == 2
+
+
+@pytest.mark.slow
+def test_a_settings_change_applies_between_blocks_without_losing_audio(
+    tmp_path: Path, classifier: SoundClassifier
+) -> None:
+    holder: dict[str, SensorRunner] = {}
+
+    async def on_block(k: int) -> None:
+        runner = holder["runner"]
+        while runner.stats.blocks < k:  # lockstep: block k is read once k blocks are measured
+            await asyncio.sleep(0.001)
+        if k == 10:  # after 5 s of audio
+            runner.request_change(tuning=dataclasses.replace(runner.tuning, interval_s=2.0))
+
+    source = ScriptedSource(15.0, on_block=on_block)
+    runner, outbox = _runner(tmp_path, classifier, source.clock)
+    holder["runner"] = runner
+    _run(runner, source)
+    records = _level_records(outbox)
+    durations = [r["duration_s"] for r in records]
+    assert sum(durations) == pytest.approx(15.0)
+    assert durations[:5] == [1.0] * 5
+    assert durations[-5:] == [2.0] * 5
+    assert runner.tuning.interval_s == 2.0
+    assert runner.stats.rebuilds == 1
+    ends = [r["end"] for r in records[:-1]]
+    starts = [r["start"] for r in records[1:]]
+    assert ends == starts  # contiguous across the change
+
+
+@pytest.mark.slow
+def test_a_drifting_audio_clock_is_realigned(tmp_path: Path, classifier: SoundClassifier) -> None:
+    # The system clock runs 4 % ahead of the audio: 1 s of disagreement after 25 s.
+    source = ScriptedSource(40.0, clock_rate=1.04)
+    runner, outbox = _runner(tmp_path, classifier, source.clock)
+    _run(runner, source)
+    records = _level_records(outbox)
+    assert runner.stats.clock_resyncs == 1
+    assert sum(r["duration_s"] for r in records) == pytest.approx(40.0)
+    starts = [parse_timestamp(r["start"]) for r in records]
+    assert starts == sorted(starts)
+    # After the realignment the stream time follows the system clock again.
+    last_end = parse_timestamp(records[-1]["end"])
+    assert abs((last_end - source.now).total_seconds()) < 1.0
