@@ -31,11 +31,9 @@ import random
 import ssl
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Literal, cast
 
 import aiomqtt
 import paho.mqtt.client as paho
@@ -54,9 +52,23 @@ from noisefleet_core.contract.messages import (
     mark_replayed,
 )
 from noisefleet_core.contract.topics import topic
+from noisefleet_edge.agent.link_settings import (
+    AUTH_CODES,
+    TRANSIENT_PUBACK_CODES,
+    CommandHandler,
+    ConnectFailedError,
+    ConnectionLostError,
+    LinkError,
+    LinkSettings,
+    LinkStats,
+    backoff_delay,
+    device_username,
+)
+from noisefleet_edge.agent.mqtt_transport import AckedPublisher, ClosingSSLSocket, one_line
 from noisefleet_edge.agent.outbox import Outbox, OutboxEntry
 
 __all__ = [
+    "CommandHandler",
     "ConnectFailedError",
     "ConnectionLostError",
     "LinkError",
@@ -68,156 +80,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-CommandHandler = Callable[[str, bytes], Awaitable[None]]
-
-_AUTH_CODES = {4, 5, 0x86, 0x87, 0x8A, 0x8C}
-"""CONNACK codes for refused credentials (MQTT 3.1.1: 4, 5; MQTT 5: bad user name or
-password, not authorised, banned, bad authentication method)."""
-_TRANSIENT_PUBACK_CODES = {0x91, 0x97}
-"""PUBACK codes worth a retry on a new connection: packet identifier in use, quota exceeded."""
-
-
-def device_username(site: str, sensor: str) -> str:
-    """The broker user (and client id) of a sensor: ``SITE.SENSOR`` (ids never contain ``.``);
-    ``deploy/mosquitto/add-device.sh`` writes the same name."""
-    return f"{site}.{sensor}"
-
-
-@dataclass(frozen=True)
-class LinkSettings:
-    """How one sensor reaches the broker."""
-
-    host: str
-    """Broker host name or address."""
-    client_id: str
-    """MQTT client id; the broker keeps the persistent session under it (one per sensor)."""
-    port: int = 8883
-    """Broker port (8883 for TLS, 1883 plain)."""
-    username: str | None = None
-    """Broker user (``SITE.SENSOR`` by convention)."""
-    password: str | None = field(default=None, repr=False)
-    """Broker password; never logged."""
-    tls: bool = True
-    """Connect with TLS (system CAs unless ``ca_file``)."""
-    ca_file: Path | None = None
-    """CA certificate(s) that signed the broker's certificate."""
-    cert_file: Path | None = None
-    """Client certificate, when the broker requires one."""
-    key_file: Path | None = None
-    """The client certificate's private key."""
-    insecure: bool = False
-    """Skip certificate and host name verification. For tests only."""
-    keepalive_s: int = 30
-    """MQTT keepalive; a dead connection is noticed after about 1.5 times this."""
-    backoff_min_s: float = 1.0
-    """First reconnect delay; doubles per failed attempt (with jitter)."""
-    backoff_max_s: float = 60.0
-    """Longest reconnect delay."""
-    auth_retry_s: float = 300.0
-    """Reconnect delay after refused credentials (an operator has to act first)."""
-    connect_timeout_s: float = 10.0
-    """Longest wait for the broker's CONNACK."""
-    ack_timeout_s: float = 10.0
-    """Longest wait for a status, state or subscription acknowledgement and the DISCONNECT."""
-    max_in_flight: int = 16
-    """QoS 1 publishes outstanding (sent, PUBACK pending) at a time."""
-    protocol: Literal["5", "3.1.1"] = "5"
-    """MQTT version; "3.1.1" for brokers without MQTT 5 (refusals are then invisible)."""
-    session_expiry_s: int = 7 * 86400
-    """How long the broker keeps the session (and commands for it) while the sensor is away."""
-    drain_timeout_s: float = 5.0
-    """At stop, the longest time spent sending what is still enqueued."""
-
-    def __post_init__(self) -> None:
-        if not 0 < self.port < 65536:
-            raise ValueError(f"mqtt port {self.port} is not in 1..65535")
-        if self.max_in_flight < 1:
-            raise ValueError(f"max_in_flight must be at least 1, got {self.max_in_flight}")
-        if not 0 < self.backoff_min_s <= self.backoff_max_s:
-            raise ValueError("backoff_min_s must be positive and at most backoff_max_s")
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file go together: give both or neither")
-
-
-@dataclass
-class LinkStats:
-    """Counters of one link (for the heartbeat and the logs)."""
-
-    connected: bool = False
-    connects: int = 0
-    disconnects: int = 0
-    """Connections lost (not counting the clean disconnect at stop)."""
-    published: int = 0
-    """Outbox messages acknowledged by the broker."""
-    replayed: int = 0
-    """Of those, sent from a backlog with ``replayed: true``."""
-    refused: int = 0
-    """Outbox messages dead-lettered (refused by the broker, or undecodable for a replay)."""
-    last_error: str | None = None
-
-
-class LinkError(Exception):
-    """A problem of the link (one line); ``run`` logs these and retries."""
-
-
-class ConnectFailedError(LinkError):
-    """No connection: unreachable broker, refused credentials, TLS failure or timeout."""
-
-    def __init__(self, message: str, auth: bool = False) -> None:
-        super().__init__(message)
-        self.auth = auth
-
-
-class ConnectionLostError(LinkError):
-    """An established connection broke."""
-
-
-def backoff_delay(attempt: int, min_s: float, max_s: float, jitter: float) -> float:
-    """Delay before reconnect attempt ``attempt`` (0-based): doubling from ``min_s`` up to
-    ``max_s``, scaled by ``0.5 + jitter / 2`` (``jitter`` in [0, 1)) so that gateways that lost
-    the broker together do not come back in lockstep."""
-    base = min(max_s, min_s * 2.0 ** min(attempt, 32))
-    return base * (0.5 + jitter / 2.0)
-
-
-class _AckedPublisher:
-    """QoS 1 publishes that return the PUBACK's reason code.
-
-    aiomqtt 2.5's ``Client.publish`` waits for the PUBACK but discards its reason code
-    (``Client._on_publish`` ignores ``reason_code``), and an MQTT 5 broker refuses a publish
-    (0x87 not authorised by the ACL) only through that code. So this publishes through the paho
-    client aiomqtt wraps (``client._client``: the one private attribute used here) and chains
-    paho's ``on_publish`` callback, so aiomqtt's own handler still runs."""
-
-    def __init__(self, client: aiomqtt.Client) -> None:
-        self._paho: paho.Client = client._client
-        self._waiting: dict[int, asyncio.Future[ReasonCode]] = {}
-        chained = self._paho.on_publish
-
-        def on_publish(
-            paho_client: paho.Client, userdata: Any, mid: int, code: ReasonCode, props: Any
-        ) -> None:
-            future = self._waiting.pop(mid, None)
-            if future is not None and not future.done():
-                future.set_result(code)
-            if chained is not None:
-                cast(Callable[..., None], chained)(paho_client, userdata, mid, code, props)
-
-        self._paho.on_publish = on_publish
-
-    async def publish(self, topic_text: str, payload: bytes, retain: bool) -> ReasonCode:
-        info = self._paho.publish(topic_text, payload, qos=1, retain=retain)
-        if info.rc != paho.MQTT_ERR_SUCCESS:
-            raise ConnectionLostError(f"publish failed ({paho.error_string(info.rc)})")
-        # paho reports PUBACKs from its socket callback on this loop's thread, never inside
-        # publish(), so registering after the call cannot miss the acknowledgement.
-        future: asyncio.Future[ReasonCode] = asyncio.get_running_loop().create_future()
-        self._waiting[info.mid] = future
-        try:
-            return await future
-        finally:
-            self._waiting.pop(info.mid, None)
 
 
 class SensorLink:
@@ -244,7 +106,7 @@ class SensorLink:
         self._more = True
         self._loop: asyncio.AbstractEventLoop | None = None
         self._commands: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
-        self._publisher: _AckedPublisher | None = None
+        self._publisher: AckedPublisher | None = None
         self._state: bytes | None = None
         self._random = random.Random()
 
@@ -333,7 +195,7 @@ class SensorLink:
         tls_context = await self._tls_context()
         will = await asyncio.to_thread(self._status_payload, "offline", "connection lost")
         client = self._client(tls_context, will)
-        publisher = _AckedPublisher(client)
+        publisher = AckedPublisher(client)
         try:
             async with contextlib.AsyncExitStack() as stack:
                 await self._connect(stack, client)
@@ -346,7 +208,7 @@ class SensorLink:
                     self._stats.connected = False
                     self._publisher = None
         except aiomqtt.MqttError as error:
-            raise ConnectionLostError(_one_line(error)) from None
+            raise ConnectionLostError(one_line(error)) from None
 
     async def _connect(self, stack: contextlib.AsyncExitStack, client: aiomqtt.Client) -> None:
         try:
@@ -361,7 +223,7 @@ class SensorLink:
             raise self._connect_failure(error) from None
 
     async def _serve(
-        self, client: aiomqtt.Client, publisher: _AckedPublisher, stop: asyncio.Event
+        self, client: aiomqtt.Client, publisher: AckedPublisher, stop: asyncio.Event
     ) -> None:
         backlog_until = await asyncio.to_thread(self._outbox.newest_id, self.sensor)
         try:
@@ -378,12 +240,12 @@ class SensorLink:
                 await self._publish_status(publisher, "stopped")
                 receiver.cancel()
         except* (aiomqtt.MqttError, LinkError, TimeoutError) as group:
-            raise ConnectionLostError(_one_line(group.exceptions[0])) from None
+            raise ConnectionLostError(one_line(group.exceptions[0])) from None
 
     # -- publishing ------------------------------------------------------------------------------
 
     async def _drain(
-        self, publisher: _AckedPublisher, stop: asyncio.Event, backlog_until: int
+        self, publisher: AckedPublisher, stop: asyncio.Event, backlog_until: int
     ) -> None:
         """Send the outbox, oldest first, ``max_in_flight`` at a time; until ``stop`` and then
         until empty (at most ``drain_timeout_s``)."""
@@ -465,7 +327,7 @@ class SensorLink:
             )
             await asyncio.to_thread(self._outbox.dead_letter, [row.id], reason)
 
-    async def _send(self, publisher: _AckedPublisher, row: OutboxEntry, replay: bool) -> str | None:
+    async def _send(self, publisher: AckedPublisher, row: OutboxEntry, replay: bool) -> str | None:
         """Publish one row; None once acknowledged, else why it can never be delivered."""
         payload = row.payload
         if replay:
@@ -475,21 +337,21 @@ class SensorLink:
                 return f"not a valid message any more ({error})"
         code = await publisher.publish(row.topic, payload, retain=False)
         if code.is_failure:
-            if code.value in _TRANSIENT_PUBACK_CODES:
+            if code.value in TRANSIENT_PUBACK_CODES:
                 raise ConnectionLostError(f"the broker deferred a message ({code})")
             return f"refused by the broker ({code}, 0x{code.value:02X})"
         self._stats.published += 1
         self._stats.replayed += replay
         return None
 
-    async def _publish_status(self, publisher: _AckedPublisher, state: StatusState) -> None:
+    async def _publish_status(self, publisher: AckedPublisher, state: StatusState) -> None:
         payload = await asyncio.to_thread(self._status_payload, state, None)
         async with asyncio.timeout(self.settings.ack_timeout_s):
             code = await publisher.publish(self._topic("status"), payload, retain=True)
         if code.is_failure:
             log.error("%s: the broker refused the %s status (%s)", self._name, state, code)
 
-    async def _send_state(self, publisher: _AckedPublisher) -> bool:
+    async def _send_state(self, publisher: AckedPublisher) -> bool:
         payload = self._state
         if payload is None:
             return True
@@ -539,7 +401,7 @@ class SensorLink:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                log.error("%s: the %s command failed: %s", self._name, kind, _one_line(error))
+                log.error("%s: the %s command failed: %s", self._name, kind, one_line(error))
 
     # -- adapters --------------------------------------------------------------------------------
 
@@ -587,21 +449,21 @@ class SensorLink:
             if s.insecure:
                 context.check_hostname = False
                 context.verify_mode = ssl.CERT_NONE
-            context.sslsocket_class = _ClosingSSLSocket
+            context.sslsocket_class = ClosingSSLSocket
             return context
 
         try:
             return await asyncio.to_thread(build)
         except (OSError, ssl.SSLError) as error:
             raise ConnectFailedError(
-                f"cannot load the TLS files ({_one_line(error)}): check ca_file, cert_file "
+                f"cannot load the TLS files ({one_line(error)}): check ca_file, cert_file "
                 "and key_file"
             ) from None
 
     def _connect_failure(self, error: aiomqtt.MqttError) -> ConnectFailedError:
         code = getattr(error, "rc", None)
         value = code.value if isinstance(code, ReasonCode) else code
-        if isinstance(error, MqttConnectError) and value in _AUTH_CODES:
+        if isinstance(error, MqttConnectError) and value in AUTH_CODES:
             return ConnectFailedError(
                 f"the broker at {self._where} refused user {self.settings.username!r} "
                 f"({code}): check the sensor's username and password",
@@ -611,27 +473,10 @@ class SensorLink:
             return ConnectFailedError(
                 f"the broker at {self._where} refused the connection ({code})"
             )
-        text = _one_line(error)
+        text = one_line(error)
         if "ssl" in text.lower() or "certificate" in text.lower():
             return ConnectFailedError(
                 f"TLS with the broker at {self._where} failed ({text}): check the CA, the "
                 "client certificate and the host name"
             )
         return ConnectFailedError(f"cannot reach the broker at {self._where} ({text})")
-
-
-class _ClosingSSLSocket(ssl.SSLSocket):
-    """Closes itself when the TLS handshake fails: paho 2.2 drops the socket without closing
-    it (a file descriptor leaked per failed attempt until garbage collection)."""
-
-    def do_handshake(self, block: bool = False) -> None:
-        try:
-            super().do_handshake(block)
-        except BaseException:
-            self.close()
-            raise
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= 300 else text[:297] + "..."
