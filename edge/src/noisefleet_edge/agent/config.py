@@ -34,8 +34,6 @@ Example (``deploy/edge.toml`` is the documented template)::
 from __future__ import annotations
 
 import datetime as dt
-import math
-import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,6 +43,7 @@ from typing import Any, Literal
 from noisefleet_core.acoustics.calibration import offset_from_sensitivity
 from noisefleet_core.contract.topics import TopicError, check_id
 from noisefleet_core.models.manifest import ModelError, ModelManifest
+from noisefleet_edge.agent.toml_table import ConfigError, Table, read_secret
 from noisefleet_edge.agent.tuning import (
     SensorTuning,
     TuningError,
@@ -55,10 +54,6 @@ from noisefleet_edge.classifier import default_model_dir, read_manifest
 
 DEFAULT_STATE_DIR = Path("/var/lib/noisefleet")
 MIB = 1 << 20
-
-
-class ConfigError(ValueError):
-    """The configuration cannot be used; the message names the file, the key and the fix."""
 
 
 @dataclass(frozen=True)
@@ -165,125 +160,7 @@ class AgentConfig:
         return self.state_dir / "models"
 
 
-class _Table:
-    """One TOML table: typed getters that name the key, and a check for unknown keys."""
-
-    def __init__(self, data: object, where: str) -> None:
-        if not isinstance(data, dict):
-            raise ConfigError(f"{where} must be a table")
-        self.data: dict[str, Any] = data
-        self.where = where
-        self.used: set[str] = set()
-
-    def _error(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.where}.{key}: {message}")
-
-    def raw(self, key: str) -> object:
-        self.used.add(key)
-        return self.data.get(key)
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def string(self, key: str, default: str | None = None) -> str | None:
-        value = self.raw(key)
-        if value is None:
-            return default
-        if not isinstance(value, str) or not value:
-            raise self._error(key, f"must be a non-empty string, got {value!r}")
-        return value
-
-    def required_string(self, key: str) -> str:
-        value = self.string(key)
-        if value is None:
-            raise self._error(key, "is required")
-        return value
-
-    def number(self, key: str, default: float | None, low: float, high: float) -> float | None:
-        value = self.raw(key)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self._error(key, f"must be a number, got {value!r}")
-        if not (math.isfinite(value) and low <= value <= high):
-            raise self._error(key, f"must be within {low:g}..{high:g}, got {value!r}")
-        return float(value)
-
-    def integer(self, key: str, default: int | None, low: int, high: int) -> int | None:
-        value = self.raw(key)
-        if value is None:
-            return default
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self._error(key, f"must be a whole number, got {value!r}")
-        if not low <= value <= high:
-            raise self._error(key, f"must be within {low}..{high}, got {value}")
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.raw(key)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            raise self._error(key, f"must be true or false, got {value!r}")
-        return value
-
-    def path(self, key: str, base: Path, must_exist: bool = False) -> Path | None:
-        text = self.string(key)
-        if text is None:
-            return None
-        path = Path(text)
-        path = path if path.is_absolute() else base / path
-        if must_exist and not path.exists():
-            raise self._error(key, f"{path} does not exist")
-        return path
-
-    def table(self, key: str) -> _Table | None:
-        value = self.raw(key)
-        return None if value is None else _Table(value, f"{self.where}.{key}")
-
-    def done(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise ConfigError(
-                f"{self.where}: unknown key(s) {', '.join(unknown)}; known: "
-                f"{', '.join(sorted(self.used))}"
-            )
-
-
-def _secret(table: _Table, name: str) -> str | None:
-    """``{name}_env`` (an environment variable) or ``{name}_file`` (a file), never inline."""
-    if table.has(name):
-        table.raw(name)
-        raise ConfigError(
-            f"{table.where}.{name}: secrets are not written in the configuration; use "
-            f"{name}_env (an environment variable) or {name}_file (a file readable only by "
-            "the agent)"
-        )
-    env_name = table.string(f"{name}_env")
-    file_path = table.string(f"{name}_file")
-    if env_name and file_path:
-        raise ConfigError(f"{table.where}: give {name}_env or {name}_file, not both")
-    if env_name:
-        value = os.environ.get(env_name)
-        if not value:
-            raise ConfigError(
-                f"{table.where}.{name}_env: the environment variable {env_name} is not set"
-            )
-        return value
-    if file_path:
-        try:
-            value = Path(file_path).read_text(encoding="utf-8").strip()
-        except OSError as error:
-            raise ConfigError(
-                f"{table.where}.{name}_file: cannot read {file_path} ({error.strerror})"
-            ) from None
-        if not value:
-            raise ConfigError(f"{table.where}.{name}_file: {file_path} is empty")
-        return value
-    return None
-
-
-def _source(table: _Table, base: Path) -> SourceConfig:
+def _source(table: Table, base: Path) -> SourceConfig:
     kind = table.required_string("type")
     if kind == "microphone":
         device_value = table.raw("device")
@@ -336,7 +213,7 @@ def _source(table: _Table, base: Path) -> SourceConfig:
     return source
 
 
-def _model(table: _Table, base: Path) -> tuple[Path, ModelManifest]:
+def _model(table: Table, base: Path) -> tuple[Path, ModelManifest]:
     text = table.string("model")
     model_dir = default_model_dir() if text in (None, "default") else Path(str(text))
     if not model_dir.is_absolute():
@@ -348,7 +225,7 @@ def _model(table: _Table, base: Path) -> tuple[Path, ModelManifest]:
     return model_dir, manifest
 
 
-def _sensor(table: _Table, base: Path) -> SensorConfig:
+def _sensor(table: Table, base: Path) -> SensorConfig:
     sensor_id = table.required_string("id")
     try:
         check_id(sensor_id, "sensor id")
@@ -387,7 +264,7 @@ def _sensor(table: _Table, base: Path) -> SensorConfig:
     if settings_table is not None:
         settings_table.used.update(settings_table.data)
     username = table.string("username")
-    password = _secret(table, "password")
+    password = read_secret(table, "password")
     if password is not None and username is None:
         raise ConfigError(f"{table.where}: a password needs a username")
     cert = table.path("client_cert_file", base, must_exist=True)
@@ -410,7 +287,7 @@ def _sensor(table: _Table, base: Path) -> SensorConfig:
     )
 
 
-def _mqtt(table: _Table | None, base: Path) -> MqttConfig:
+def _mqtt(table: Table | None, base: Path) -> MqttConfig:
     if table is None:
         return MqttConfig()
     tls_value = table.raw("tls")
@@ -418,7 +295,7 @@ def _mqtt(table: _Table | None, base: Path) -> MqttConfig:
     if tls_value is True:
         tls = TlsConfig()
     elif tls_value not in (None, False):
-        tls_table = _Table(tls_value, f"{table.where}.tls")
+        tls_table = Table(tls_value, f"{table.where}.tls")
         tls = TlsConfig(
             ca_file=tls_table.path("ca_file", base, must_exist=True),
             cert_file=tls_table.path("cert_file", base, must_exist=True),
@@ -445,8 +322,8 @@ def parse_config(data: Mapping[str, Any], path: Path) -> AgentConfig:
     """The validated configuration from a parsed TOML document (``path`` for messages and
     relative paths)."""
     base = path.parent
-    root = _Table(dict(data), path.name)
-    agent = root.table("agent") or _Table({}, "agent")
+    root = Table(dict(data), path.name)
+    agent = root.table("agent") or Table({}, "agent")
     site = agent.required_string("site")
     try:
         check_id(site, "site")
@@ -456,14 +333,14 @@ def parse_config(data: Mapping[str, Any], path: Path) -> AgentConfig:
     heartbeat_s = agent.number("heartbeat_s", 60.0, 1.0, 86400.0) or 60.0
     max_backlog_s = agent.number("max_backlog_s", 30.0, 1.0, 3600.0) or 30.0
     agent.done()
-    outbox = root.table("outbox") or _Table({}, "outbox")
+    outbox = root.table("outbox") or Table({}, "outbox")
     max_mib = outbox.number("max_mib", 256.0, 1.0, 1_000_000.0) or 256.0
     outbox.done()
     mqtt = _mqtt(root.table("mqtt"), base)
     sensors_value = root.raw("sensors")
     if not isinstance(sensors_value, list) or not sensors_value:
         raise ConfigError(f"{path.name}: at least one [[sensors]] table is required")
-    sensors = tuple(_sensor(_Table(s, f"sensors[{i}]"), base) for i, s in enumerate(sensors_value))
+    sensors = tuple(_sensor(Table(s, f"sensors[{i}]"), base) for i, s in enumerate(sensors_value))
     seen: set[str] = set()
     for sensor in sensors:
         if sensor.id in seen:
