@@ -78,7 +78,8 @@ def street_recording(rng: np.random.Generator, seconds: int = 60) -> FloatArray:
 
     def place(start_s: float, sound: FloatArray) -> None:
         i = round(start_s * fs)
-        x[i : i + sound.size] += sound[: n - i]
+        if i < n:  # a shorter street leaves out the sounds after its end
+            x[i : i + sound.size] += sound[: n - i]
 
     # A car passing: low-frequency engine noise swelling and fading over 8 s.
     passing = _pink_noise(8 * fs, rng)

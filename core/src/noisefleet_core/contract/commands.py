@@ -135,7 +135,8 @@ class ModelInfo:
     version: str
     """The agent's name for this installed copy (its model store's version folder)."""
     installed_at: datetime | None
-    """When the agent installed it; None for the model shipped with the edge package."""
+    """When the agent put it in its model store (the configured model is put there at the
+    first start, so rollback has something to return to); None when it is not in a store."""
 
     def __post_init__(self) -> None:
         if self.installed_at is not None:

@@ -8,15 +8,18 @@ Each sensor connects with its own credentials and its own Last Will. ``SensorLin
 2. publishes the retained ``status`` ``online``, subscribes (QoS 1) to ``set`` and ``model`` and
    queues every command for ``on_command``; re-publishes a ``state`` not yet acknowledged;
 3. drains the outbox oldest first with QoS 1, up to ``max_in_flight`` publishes outstanding; a row
-   is deleted only after its PUBACK, and rows are marked in id order. Rows already in the outbox
-   when the connection came up (a backlog) are re-encoded with ``replayed: true``. A PUBACK
+   is deleted only after its PUBACK, and rows are marked in id order. Rows that waited for the
+   connection (a backlog: rows of an earlier run, or everything queued when a connection comes
+   back after an outage or a failed attempt) are re-encoded with ``replayed: true``; rows this
+   run wrote before its first, immediately successful connection are current. A PUBACK
    reason code >= 0x80 (MQTT 5: e.g. 0x87 not authorised) is a permanent refusal: logged, counted
    and dead-lettered, so a refused row is never taken as sent;
 4. on a lost connection: one log line, back off, reconnect (unsent rows stay in the outbox);
 5. when ``stop`` is set: sends what is enqueued (at most ``drain_timeout_s``), publishes the
    retained ``status`` ``stopped`` and disconnects cleanly (so the broker does not send the Will).
 
-Status messages carry the sequence number of the sensor's latest data message; they use none.
+Status messages carry the sequence number of the sensor's latest data message; they use none
+(the Last Will's is the one at CONNECT time: it cannot change afterwards).
 Foreign exceptions (aiomqtt, paho, ssl, OSError) stop here: ``run`` only ever raises
 ``CancelledError`` (or a bug).
 """
@@ -109,6 +112,8 @@ class SensorLink:
         self._publisher: AckedPublisher | None = None
         self._state: bytes | None = None
         self._random = random.Random()
+        self._earlier_runs_until = 0
+        self._fresh = True
 
     @property
     def stats(self) -> LinkStats:
@@ -149,6 +154,9 @@ class SensorLink:
     async def run(self, stop: asyncio.Event) -> None:
         """Keep the link up until ``stop`` is set (see the module docstring)."""
         self._loop = asyncio.get_running_loop()
+        # Rows left by an earlier run are a backlog whenever this run first connects.
+        self._earlier_runs_until = await asyncio.to_thread(self._outbox.newest_id, self.sensor)
+        self._fresh = True
         attempt = 0
         async with asyncio.TaskGroup() as group:
             handler = group.create_task(self._handle_commands())
@@ -161,6 +169,7 @@ class SensorLink:
                         break
                     except LinkError as error:
                         message = str(error)
+                        self._fresh = False  # from now on, what waits is a backlog
                         if self._stats.connects > connects_before:
                             attempt = 0
                             self._stats.disconnects += 1
@@ -225,7 +234,14 @@ class SensorLink:
     async def _serve(
         self, client: aiomqtt.Client, publisher: AckedPublisher, stop: asyncio.Event
     ) -> None:
-        backlog_until = await asyncio.to_thread(self._outbox.newest_id, self.sensor)
+        # The backlog: what waited for this connection. On a first connection that came up
+        # at once, rows this run just wrote are current, not replayed; after an outage (a lost
+        # connection or a failed attempt) everything already queued is.
+        if self._fresh:
+            backlog_until = self._earlier_runs_until
+        else:
+            backlog_until = await asyncio.to_thread(self._outbox.newest_id, self.sensor)
+        self._fresh = False
         try:
             async with asyncio.TaskGroup() as group:
                 receiver = group.create_task(self._receive(client))

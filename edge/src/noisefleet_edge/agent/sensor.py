@@ -188,7 +188,10 @@ class SensorRunner:
             calibration_offset_db=offset or 0.0,
             calibrated=calibrated,
         )
-        return SensorPipeline(meter, self.classifier, settings, stream_start, source=self.id)
+        channel = getattr(self.config.source, "channel", None)  # microphones and files
+        return SensorPipeline(
+            meter, self.classifier, settings, stream_start, source=self.id, channel=channel
+        )
 
     def _apply_pending(self, sample_rate_hz: int) -> None:
         with self._pending_lock:
