@@ -1,0 +1,154 @@
+"""The agent service's own decisions, without a broker: how a sensor's configuration becomes
+its MQTT connection, which model is in force at start, and what its heartbeat reports."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from noisefleet_core.contract.messages import HeartbeatMessage, decode
+from noisefleet_edge.agent.config import AgentConfig, parse_config
+from noisefleet_edge.agent.outbox import Outbox
+from noisefleet_edge.agent.sensor import SensorRunner
+from noisefleet_edge.agent.service import Agent, AgentError, SensorSlot, link_settings
+from noisefleet_edge.classifier import default_model_dir
+
+T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+
+def _config(tmp_path: Path, **sensor: object) -> AgentConfig:
+    sf.write(tmp_path / "a.wav", np.zeros(16000), 16000)
+    for name in ("ca.crt", "client.crt", "client.key", "s1.crt", "s1.key"):
+        (tmp_path / name).write_text("x")
+    (tmp_path / "pw").write_text("secret\n")
+    data = {
+        "agent": {"site": "park", "state_dir": str(tmp_path / "state")},
+        "mqtt": {
+            "host": "broker.example.org",
+            "keepalive_s": 20,
+            "protocol": "3.1.1",
+            "tls": {
+                "ca_file": str(tmp_path / "ca.crt"),
+                "cert_file": str(tmp_path / "client.crt"),
+                "key_file": str(tmp_path / "client.key"),
+            },
+        },
+        "sensors": [
+            {
+                "id": "s1",
+                "source": {"type": "file", "path": str(tmp_path / "a.wav")},
+                "calibration_offset_db": 100.0,
+                "calibration_date": datetime(2026, 10, 2).date(),
+                **sensor,
+            }
+        ],
+    }
+    return parse_config(data, tmp_path / "edge.toml")
+
+
+def test_a_sensor_connects_with_its_own_identity_and_the_agents_broker(tmp_path: Path) -> None:
+    config = _config(
+        tmp_path,
+        username="park.s1",
+        password_file=str(tmp_path / "pw"),
+        client_cert_file=str(tmp_path / "s1.crt"),
+        client_key_file=str(tmp_path / "s1.key"),
+    )
+    settings = link_settings(config, config.sensors[0])
+    assert settings.host == "broker.example.org"
+    assert settings.port == 8883  # TLS by default on 8883
+    assert settings.client_id == "park.s1"
+    assert (settings.username, settings.password) == ("park.s1", "secret")
+    assert settings.tls is True
+    assert settings.ca_file == tmp_path / "ca.crt"
+    # the sensor's own certificate wins over the agent-wide one
+    assert (settings.cert_file, settings.key_file) == (tmp_path / "s1.crt", tmp_path / "s1.key")
+    assert settings.keepalive_s == 20
+    assert settings.protocol == "3.1.1"
+    assert "secret" not in repr(settings)
+
+
+def test_the_agent_wide_client_certificate_applies_when_the_sensor_has_none(
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path)
+    settings = link_settings(config, config.sensors[0])
+    assert settings.cert_file == tmp_path / "client.crt"
+    assert settings.username is None
+
+
+def test_the_configured_model_is_put_in_the_store_and_a_new_one_replaces_it(
+    tmp_path: Path,
+) -> None:
+    config = _config(tmp_path)
+    agent = Agent(config, clock=lambda: T0)
+    store, classifier, version = agent._model_in_force(config.sensors[0])
+    assert store.current_dir() is not None
+    assert store.current_dir().name == version  # type: ignore[union-attr]
+    assert classifier.labels
+    first = version
+    # Same configuration again: the model in force stays (nothing reinstalled).
+    _, _, again = Agent(config, clock=lambda: T0)._model_in_force(config.sensors[0])
+    assert again == first
+    # The operator configures another model folder (here: a renamed copy): it replaces it.
+    other = tmp_path / "other-model"
+    shutil.copytree(default_model_dir(), other)
+    manifest = json.loads((other / "model.json").read_text())
+    manifest["name"] = "renamed-copy"
+    (other / "model.json").write_text(json.dumps(manifest))
+    reconfigured = _config(tmp_path, model=str(other))
+    later = datetime(2026, 11, 25, tzinfo=UTC)
+    store, classifier, version = Agent(reconfigured, clock=lambda: later)._model_in_force(
+        reconfigured.sensors[0]
+    )
+    assert classifier.manifest.name == "renamed-copy"
+    assert version != first
+    assert store.previous_dir() is not None  # the old one stays for a rollback
+
+
+def test_a_broken_model_folder_is_one_line(tmp_path: Path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(default_model_dir(), broken)
+    (broken / "model.tflite").write_bytes(b"not a model")
+    config = _config(tmp_path)
+    object.__setattr__(config.sensors[0], "model_dir", broken)
+    with pytest.raises(AgentError, match=r"^sensors\.s1\.model: ") as caught:
+        Agent(config, clock=lambda: T0)._model_in_force(config.sensors[0])
+    assert "sha" in str(caught.value).lower()
+    assert "\n" not in str(caught.value)
+
+
+def test_the_heartbeat_reports_the_sensors_health(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    agent = Agent(config, clock=lambda: T0)
+    store, classifier, version = agent._model_in_force(config.sensors[0])
+    outbox = Outbox(tmp_path / "outbox.sqlite", 1 << 20)
+    try:
+        agent._outbox = outbox
+        slot = SensorSlot(config.sensors[0], store, agent._info(classifier, version))
+        slot.runner = SensorRunner(
+            "park", config.sensors[0], outbox, lambda: None, lambda: T0, 30.0, classifier
+        )
+        slot.runner.stats.backlog_drops = 3
+        outbox.enqueue("s1", "noisefleet/v1/park/s1/events", lambda seq: b"{}")
+        entry = outbox.enqueue("s1", "noisefleet/v1/park/s1/heartbeat", agent.heartbeat(slot, 12.5))
+        message = decode(entry.topic, entry.payload)
+        assert isinstance(message, HeartbeatMessage)
+        assert message.envelope.sequence == 2
+        assert message.cpu_percent == 12.5
+        assert message.outbox_depth == 1  # read before the heartbeat itself was queued
+        assert message.dropped_frames == 3
+        assert message.model_name == classifier.manifest.name
+        assert message.model_sha256 == classifier.manifest.model_sha256
+        assert message.calibration_date == "2026-10-02"
+        assert message.calibration_offset_db == 100.0
+        assert message.disk_free_bytes > 0
+        slot.runner.close()
+    finally:
+        outbox.close()
