@@ -110,31 +110,33 @@ class MicrophoneSource:
                 continue
             try:
                 while True:
+                    silent_s = 0.0
                     try:
                         block = await asyncio.wait_for(queue.get(), SILENCE_TIMEOUT_S)
                     except TimeoutError:
                         block = None
+                        silent_s = SILENCE_TIMEOUT_S
                         self._stats.last_error = (
                             f"{self._name}: no audio for {SILENCE_TIMEOUT_S:.0f} s; reopening"
                         )
                     if block is None:
-                        if self._stats.last_error is None:
+                        if silent_s == 0.0:
                             self._stats.last_error = f"{self._name}: the input stream stopped"
                         log.warning("%s", self._stats.last_error)
-                        lost_since = time.monotonic() - (
-                            SILENCE_TIMEOUT_S if queue.empty() else 0.0
-                        )
+                        # Audio stopped when the last block arrived (a timeout: 5 s ago).
+                        lost_since = time.monotonic() - silent_s
                         break
                     if lost_since is not None:
                         gap = min(time.monotonic() - lost_since, MAX_GAP_FILL_S)
-                        missing = round(gap * self._fs)
+                        # The block just received is audio of the last block_s: not lost.
+                        missing = max(0, round(gap * self._fs) - block.size)
+                        lost_since = None
+                        retry_s = 1.0
+                        self._stats.reconnects += 1
                         if missing > 0:
                             self._stats.lost_samples += missing
                             self._stats.samples += missing
                             yield np.full(missing, np.nan)
-                        lost_since = None
-                        retry_s = 1.0
-                        self._stats.reconnects += 1
                     self._stats.blocks += 1
                     self._stats.samples += block.size
                     yield block
