@@ -23,7 +23,9 @@ def test_default_model_is_shipped_small_and_loads() -> None:
     assert (folder / "MODEL_CARD.md").is_file()
     assert (folder / "report.json").is_file()
     classifier = SoundClassifier(folder)
-    assert classifier.labels == URBANSOUND8K_CLASSES
+    # The ten classes, and "ambient" (background only), which is never an event or a clip label.
+    assert classifier.labels == (*URBANSOUND8K_CLASSES, "ambient")
+    assert classifier.manifest.non_event_labels == ("ambient",)
 
 
 @pytest.fixture

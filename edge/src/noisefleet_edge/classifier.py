@@ -166,6 +166,7 @@ class SoundClassifier:
             self.labels,
             aggregation or self.manifest.aggregation,
             self.manifest.unknown_threshold,
+            self.manifest.non_event_labels,
         )
         hop_s = params.window_hop_samples / params.sample_rate_hz
         starts = tuple(i * hop_s for i in range(windows.shape[0]))

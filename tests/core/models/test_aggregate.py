@@ -45,3 +45,17 @@ def test_bad_input_is_refused() -> None:
         aggregate(np.empty((0, 3)), "mean")
     with pytest.raises(ValueError, match="labels"):
         decide([[0.5, 0.5]], LABELS)
+
+
+def test_non_event_labels_are_left_out_of_the_decision() -> None:
+    labels = (*LABELS, "ambient")
+    # Three background windows and one bark: the bark is the clip's event.
+    probs = [[0.02, 0.02, 0.01, 0.95]] * 3 + [[0.8, 0.05, 0.05, 0.1]]
+    assert decide(probs, labels, "mean", 0.5).label == "ambient"
+    decision = decide(probs, labels, "mean", 0.5, non_event_labels=("ambient",))
+    assert decision.label == "dog_bark"
+    assert set(decision.scores) == set(LABELS)
+    assert sum(decision.scores.values()) == pytest.approx(1.0)
+    assert decision.confidence == pytest.approx(max(decision.scores.values()))
+    with pytest.raises(ValueError, match="non-event"):
+        decide(probs, labels, "mean", 0.5, non_event_labels=labels)

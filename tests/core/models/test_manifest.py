@@ -89,3 +89,15 @@ def test_tuned_detector_thresholds_round_trip_and_are_checked() -> None:
         data["detector"] = bad
         with pytest.raises(ModelError, match="detector"):
             parse_manifest(data)
+
+
+def test_non_event_labels_round_trip_and_are_checked() -> None:
+    manifest = _manifest(non_event_labels=("b",))
+    data = manifest.to_json()
+    assert data["non_event_labels"] == ["b"]
+    assert parse_manifest(data) == manifest
+    assert "non_event_labels" not in _manifest().to_json()  # older readers see no change
+    for bad in (["z"], ["b", "b"], ["a", "b"], "b", [1]):
+        data["non_event_labels"] = bad
+        with pytest.raises(ModelError, match="non_event_labels"):
+            parse_manifest(data)

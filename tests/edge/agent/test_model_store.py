@@ -26,6 +26,8 @@ from noisefleet_edge.agent.model_transfer import ModelTransfer
 from noisefleet_edge.classifier import SoundClassifier, default_model_dir
 
 SOURCE = default_model_dir()
+SHIPPED = json.loads((SOURCE / "model.json").read_text())
+SHIPPED_SHA12 = SHIPPED["model_sha256"][:12]  # versions are named after the model's hash
 MODEL_FILES = ("model.json", "model.tflite", "MODEL_CARD.md")
 T0 = datetime(2026, 11, 24, 9, 0, 0, tzinfo=UTC)
 T1 = T0 + timedelta(hours=1)
@@ -100,10 +102,10 @@ def test_a_good_update_is_swapped_in(tmp_path: Path) -> None:
     assert store.current_dir() is None
     archive = build_archive(model_files())
     installed = store.install(archive, sha(archive), load_and_run, T0)
-    assert installed.version == "20261124T090000Z-6132cd65b66b"
+    assert installed.version == f"20261124T090000Z-{SHIPPED_SHA12}"
     assert installed.installed_at == T0
     assert installed_at_of(installed.version) == T0
-    assert installed.manifest.name == "noisefleet-default-synth-urban10"
+    assert installed.manifest.name == SHIPPED["name"]
     assert isinstance(installed.loaded, SoundClassifier)
     assert store.current_dir() == installed.path == tmp_path / "s01/versions" / installed.version
     assert os.readlink(tmp_path / "s01/current") == f"versions/{installed.version}"
@@ -113,11 +115,11 @@ def test_a_good_update_is_swapped_in(tmp_path: Path) -> None:
     assert not (tmp_path / "s01/staging").exists()
 
     second = store.install(archive, sha(archive), fake_load, T1)
-    assert second.loaded == "20261124T100000Z-6132cd65b66b"
+    assert second.loaded == f"20261124T100000Z-{SHIPPED_SHA12}"
     assert store.current_dir() == second.path
     assert store.previous_dir() == installed.path
     third = store.install(archive, sha(archive), fake_load, T1)  # same second: a new name
-    assert third.version == "20261124T100000Z-6132cd65b66b-2"
+    assert third.version == f"20261124T100000Z-{SHIPPED_SHA12}-2"
     # Only current and previous are kept.
     assert store_state(store) == (third.version, second.path, [second.version, third.version])
     assert SoundClassifier(store.current_dir()).labels == installed.loaded.labels  # type: ignore[arg-type]
@@ -407,8 +409,8 @@ def test_a_crash_after_the_swap_keeps_the_new_model(
         install(store, archive, at=T1)
     monkeypatch.undo()
     restarted = ModelStore(tmp_path, "s01")
-    assert restarted.current_version() == "20261124T100000Z-6132cd65b66b"
-    assert restarted.previous_dir() == tmp_path / "s01/versions/20261124T090100Z-6132cd65b66b"
+    assert restarted.current_version() == f"20261124T100000Z-{SHIPPED_SHA12}"
+    assert restarted.previous_dir() == tmp_path / f"s01/versions/20261124T090100Z-{SHIPPED_SHA12}"
     assert len(list((tmp_path / "s01/versions").iterdir())) == 2
     load_and_run(restarted.current_dir())  # type: ignore[arg-type]
 

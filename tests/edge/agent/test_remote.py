@@ -26,6 +26,7 @@ from noisefleet_edge.agent.remote import (
     state_report,
 )
 from noisefleet_edge.agent.tuning import SETTING_NAMES, SensorTuning, tuning_from_mapping
+from noisefleet_edge.classifier import default_model_dir
 from tests.edge.agent.test_model_store import (
     SOURCE,
     build_archive,
@@ -43,6 +44,8 @@ TRANSFER_ID = "9e1f0a6c-3b57-4d28-a4c9-71e5b0d82f36"
 NOW = datetime(2026, 11, 24, 9, 30, tzinfo=UTC)
 LABELS = ("car_horn", "dog_bark", "siren")
 DEFAULT_LABELS = tuple(json.loads((SOURCE / "model.json").read_bytes())["labels"])
+
+SHIPPED_NAME = json.loads((default_model_dir() / "model.json").read_text())["name"]
 
 
 def set_payload(changes: dict[str, object]) -> bytes:
@@ -160,8 +163,9 @@ def test_a_pushed_model_is_installed_and_reported(tmp_path: Path) -> None:
     info = done.model
     assert info is not None
     assert info == model_info(done.installed.manifest, done.installed.version, NOW)
-    assert info.sha256 == "6132cd65b66bcdbdcf6f40a7a43b4d8b3cd739d1ab4de3d27c2f2b8807939c99"
-    assert info.version == "20261124T093000Z-6132cd65b66b"
+    shipped = json.loads((default_model_dir() / "model.json").read_text())["model_sha256"]
+    assert info.sha256 == shipped
+    assert info.version == f"20261124T093000Z-{shipped[:12]}"
     report = state_report(done.report, tuning, info, NOW)
     assert decode_command(STATE_TOPIC, encode_command(report)) == report
     # A redelivered chunk of the finished transfer is ignored: no second install, no report.
@@ -211,7 +215,7 @@ def test_a_model_that_does_not_fit_the_settings_is_refused(tmp_path: Path) -> No
     _, reason = _push(tmp_path, archive, tuning)
     assert reason is not None
     assert reason.startswith(
-        "the settings in force do not fit model 'noisefleet-default-synth-urban10' "
+        f"the settings in force do not fit model {SHIPPED_NAME!r} "
         "(enabled_labels names label(s) the model does not have: dog_bark;"
     )
     assert reason.endswith("change them first")

@@ -20,7 +20,11 @@ from noisefleet_training.sed.run import (
 def test_replaying_recorded_frames_gives_the_pipeline_events(
     soundscapes: Path, classifier: SoundClassifier
 ) -> None:
-    settings = DetectorSettings(classifier.labels)
+    # The settings the pipeline runs with: the model's non-event labels (``ambient``) included,
+    # which the pipeline adds itself and a replay needs to be told.
+    settings = DetectorSettings(
+        classifier.labels, non_event_labels=classifier.manifest.non_event_labels
+    )
     wav = soundscapes / "soundscape_000.wav"
     run = run_pipeline(wav, classifier, settings, 90.0)
     assert run.events, "the soundscape's events must give detections"

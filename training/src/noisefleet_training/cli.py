@@ -73,8 +73,19 @@ def build_parser() -> argparse.ArgumentParser:
     default.add_argument("--clips-per-class", type=int, default=150)
     default.add_argument("--heldout-clips-per-class", type=int, default=40)
     default.add_argument("--clip-seconds", type=float, default=4.0)
-    default.add_argument("--work-dir", type=Path, help="keep the generated audio here")
+    default.add_argument(
+        "--ambient-clips",
+        type=int,
+        default=300,
+        help="clips without a source (half TRAIN beds, half generic noise)",
+    )
+    default.add_argument(
+        "--soundscapes", type=int, default=30, help="60 s TRAIN soundscapes (SNR 0-20 dB)"
+    )
+    default.add_argument("--workers", type=int, default=1, help="processes generating audio")
+    default.add_argument("--work-dir", type=Path, help="keep the float Keras model here")
     common(default)
+    default.set_defaults(epochs=30)
 
     from noisefleet_training.sed.command import add_arguments  # noqa: PLC0415
 
@@ -207,16 +218,21 @@ def run_default_model(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if args.clips_per_class < 10 or args.heldout_clips_per_class < 1:
         raise CommandError("need at least 10 clips per class (folds) and 1 held-out clip")
+    if args.ambient_clips < 0 or args.soundscapes < 0 or args.workers < 1:
+        raise CommandError("--ambient-clips and --soundscapes must be >= 0, --workers >= 1")
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work_dir or Path(tmp)
         report = build_default_model(
             args.out,
             work,
-            settings=replace(settings),
+            settings=replace(settings, balance=True, cosine_decay=True, patience=10),
             clips_per_class=args.clips_per_class,
             heldout_clips_per_class=args.heldout_clips_per_class,
             clip_seconds=args.clip_seconds,
             progress=not args.quiet,
+            ambient_clips=args.ambient_clips,
+            soundscapes=args.soundscapes,
+            workers=args.workers,
         )
     _print_summary(report, args.out)
     return 0

@@ -27,12 +27,23 @@ MFCC_COEFFICIENTS = 20
 def clip_predictions(
     probabilities: npt.NDArray[np.float64], windows: WindowSet
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """(true class, predicted class) per clip, windows voted by their mean probability."""
+    """(true class, predicted class) per clip, windows voted by their mean probability.
+
+    With non-event labels (``ambient``) the vote is among the event classes, as the edge's
+    clip decision (``aggregate.decide``), and clips of background only are left out.
+    """
+    non_event = [windows.labels.index(label) for label in windows.non_event_labels]
+    targets = windows.clip_targets
     truth, predicted = [], []
     for clip in np.unique(windows.clip):
         mask = windows.clip == clip
-        truth.append(int(windows.y[mask][0]))
-        predicted.append(int(np.argmax(aggregate(probabilities[mask], "mean"))))
+        label = int(targets[mask][0])
+        if label in non_event:
+            continue
+        scores = aggregate(probabilities[mask], "mean")
+        scores[non_event] = -1.0
+        truth.append(label)
+        predicted.append(int(np.argmax(scores)))
     return np.asarray(truth, dtype=np.int64), np.asarray(predicted, dtype=np.int64)
 
 
@@ -89,14 +100,18 @@ def agreement(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
 
 
 def _mfcc_statistics(windows: WindowSet) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """Per clip: mean and standard deviation of 20 MFCCs over all its frames."""
+    """Per clip: mean and standard deviation of 20 MFCCs over all its frames (event clips only,
+    like ``clip_predictions``)."""
+    non_event = {windows.labels.index(label) for label in windows.non_event_labels}
     features, targets = [], []
     for clip in np.unique(windows.clip):
         mask = windows.clip == clip
+        if int(windows.clip_targets[mask][0]) in non_event:
+            continue
         frames = windows.x[mask].reshape(-1, windows.x.shape[-1])
         mfcc = dct(frames, type=2, norm="ortho", axis=1)[:, :MFCC_COEFFICIENTS]
         features.append(np.concatenate([mfcc.mean(axis=0), mfcc.std(axis=0)]))
-        targets.append(int(windows.y[mask][0]))
+        targets.append(int(windows.clip_targets[mask][0]))
     return np.asarray(features), np.asarray(targets, dtype=np.int64)
 
 

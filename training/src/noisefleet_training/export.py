@@ -95,6 +95,7 @@ def write_model_folder(
     params: FeatureParams,
     labels: tuple[str, ...],
     name: str,
+    non_event_labels: tuple[str, ...] = (),
     unknown_threshold: float = 0.5,
 ) -> ModelManifest:
     interpreter = Interpreter(model_content=tflite)
@@ -107,6 +108,7 @@ def write_model_folder(
         input_quantization=_quantization(interpreter.get_input_details()[0]),
         output_quantization=_quantization(interpreter.get_output_details()[0]),
         unknown_threshold=unknown_threshold,
+        non_event_labels=non_event_labels,
     )
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MODEL_FILE).write_bytes(tflite)

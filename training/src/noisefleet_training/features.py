@@ -29,14 +29,32 @@ class WindowSet:
     x: FloatArray
     """(windows, frames, mels) float32, standardised per window."""
     y: IntArray
+    """The training target of each window (``ambient`` for a window of background only)."""
     clip: IntArray
     labels: tuple[str, ...]
+    clip_y: IntArray | None = None
+    """The label of each window's clip, when it differs from the window's own (windows of a
+    short event's clip that hold background only); None: the same as ``y``."""
+    non_event_labels: tuple[str, ...] = ()
+    """Labels that are not events (see ``ModelManifest.non_event_labels``)."""
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
+    @property
+    def clip_targets(self) -> IntArray:
+        """Each window's clip label."""
+        return self.y if self.clip_y is None else self.clip_y
+
     def take(self, mask: npt.NDArray[np.bool_]) -> WindowSet:
-        return WindowSet(self.x[mask], self.y[mask], self.clip[mask], self.labels)
+        return WindowSet(
+            self.x[mask],
+            self.y[mask],
+            self.clip[mask],
+            self.labels,
+            None if self.clip_y is None else self.clip_y[mask],
+            self.non_event_labels,
+        )
 
 
 def clip_windows(x: npt.ArrayLike, frontend: LogMelFrontend) -> FloatArray:

@@ -66,7 +66,7 @@ def train_export_evaluate(
     if keep_float_model is not None:
         model.save(keep_float_model)
     tflite = convert_int8(model, params, train, settings.seed)
-    write_model_folder(out, tflite, params, train.labels, name)
+    write_model_folder(out, tflite, params, train.labels, name, train.non_event_labels)
     classifier = SoundClassifier(out)
 
     splits: dict[str, Any] = {}
@@ -82,6 +82,7 @@ def train_export_evaluate(
     report: dict[str, Any] = {
         "name": name,
         "labels": list(train.labels),
+        "non_event_labels": list(train.non_event_labels),
         "feature_params": params.to_dict(),
         "feature_params_hash": params.params_hash,
         "data_description": data_description,

@@ -58,12 +58,50 @@ def _pct(value: Any) -> str:
     return "-" if value is None else f"{100 * float(value):.1f} %"
 
 
+def _detection_lines(figures: dict[str, Any] | None) -> list[str]:
+    """The model card's sound event detection table (``sed.figures``), if measured."""
+    if not figures:
+        return []
+    lines = [
+        "",
+        "## Sound event detection (edge pipeline, default detector settings)",
+        "",
+        f"Synthetic soundscapes at SNR 0-20 dB, calibration offset "
+        f"{figures['calibration_offset_db']} dB; event-based F1 with a 0.2 s onset collar and an "
+        "offset collar of max(0.2 s, 20 %), segment-based F1 and error rate over 1 s segments.",
+        "",
+        "| soundscapes | events | event F1 (macro) | segment F1 (macro) | segment ER "
+        "| label-agnostic event / segment F1 | gate saved |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, f in figures.items():
+        if not isinstance(f, dict):
+            continue
+        lines.append(
+            f"| {name}: {f['soundscapes']} x {f['seconds'] / f['soundscapes']:g} s "
+            f"{f['preset']} (seed {f['seed']}) | {f['reference_events']} | {f['event_f1']} "
+            f"({f['event_macro_f1']}) | {f['segment_f1']} ({f['segment_macro_f1']}) | "
+            f"{f['segment_error_rate']} | {f['label_agnostic_event_f1']} / "
+            f"{f['label_agnostic_segment_f1']} | {_pct(f['gate_saved_fraction'])} |"
+        )
+    return lines
+
+
 def model_card(report: dict[str, Any]) -> str:
     model = report["model"]
     lines = [
         f"# Model card: {report['name']}",
         "",
         f"Labels ({len(report['labels'])}): {', '.join(report['labels'])}.",
+        *(
+            [
+                "",
+                f"Non-event labels: {', '.join(report['non_event_labels'])} (background only: "
+                "the detector never reports them, a clip decision votes among the other labels).",
+            ]
+            if report.get("non_event_labels")
+            else []
+        ),
         "",
         "## Data",
         report["data_description"],
@@ -101,6 +139,7 @@ def model_card(report: dict[str, Any]) -> str:
             f"Cross-validation over folds {cv['folds']}: int8 clip accuracy "
             f"{_pct(cv['mean'])} ± {100 * cv['std']:.1f}.",
         ]
+    lines += _detection_lines(report.get("sound_event_detection"))
     lines += [
         "",
         "Per-class precision/recall/F1 and the confusion matrices are in `report.json` and the",

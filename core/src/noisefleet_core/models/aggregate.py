@@ -8,6 +8,7 @@ threshold: a closed-set classifier must be allowed to say "none of these".
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -49,11 +50,20 @@ def decide(
     labels: tuple[str, ...],
     method: str = "mean",
     unknown_threshold: float = 0.5,
+    non_event_labels: Collection[str] = (),
 ) -> ClipDecision:
-    """The clip's label, confidence and per-label scores."""
+    """The clip's label, confidence and per-label scores (event labels only, summing to 1)."""
     scores = aggregate(window_probabilities, method)
     if scores.shape[0] != len(labels):
         raise ValueError(f"{scores.shape[0]} scores for {len(labels)} labels")
+    keep = [i for i, label in enumerate(labels) if label not in non_event_labels]
+    if not keep:
+        raise ValueError("every label is a non-event label: nothing to decide between")
+    if len(keep) < len(labels):
+        labels = tuple(labels[i] for i in keep)
+        kept = scores[keep]
+        total = float(kept.sum())
+        scores = np.asarray(kept / total if total > 0 else kept, dtype=np.float64)
     best = int(np.argmax(scores))
     confidence = float(scores[best])
     label = labels[best] if confidence >= unknown_threshold else UNKNOWN_LABEL

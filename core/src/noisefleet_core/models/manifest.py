@@ -4,7 +4,8 @@ A model is a folder:
 - ``model.tflite``: full-integer int8 TFLite classifier, input (1, frames, mels, 1) int8,
   output (1, classes) int8 probabilities (softmax inside the model);
 - ``model.json``: this manifest (labels, feature parameters and their hash, quantisation,
-  the model file's SHA-256, the open-set threshold and how windows are aggregated);
+  the model file's SHA-256, the open-set threshold, how windows are aggregated and which labels
+  are not events: ``non_event_labels``, e.g. ``ambient`` for windows of background only);
 - ``MODEL_CARD.md`` and ``report.json``: data, metrics, size, MACC and latency.
 
 ``check_manifest`` is pure: the caller reads the files; it raises ``ModelError`` with a message
@@ -52,6 +53,9 @@ class ModelManifest:
     onset_thresholds: tuple[tuple[str, float], ...] = ()
     """Per-class event onset thresholds tuned for this model (``"detector"`` in model.json)."""
     offset_thresholds: tuple[tuple[str, float], ...] = ()
+    non_event_labels: tuple[str, ...] = ()
+    """Labels the model outputs that are not events (e.g. ``ambient``: background only): the
+    detector never reports them and a clip decision never names them."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -72,6 +76,7 @@ class ModelManifest:
             },
             "unknown_threshold": self.unknown_threshold,
             "aggregation": self.aggregation,
+            **({"non_event_labels": list(self.non_event_labels)} if self.non_event_labels else {}),
             **(
                 {
                     "detector": {
@@ -124,6 +129,16 @@ def parse_manifest(data: Any) -> ModelManifest:
         if not isinstance(data.get(key), str):
             raise ModelError(f"model.json: {key} must be a string")
     onsets, offsets = _detector_thresholds(data.get("detector"), labels)
+    non_event = data.get("non_event_labels", [])
+    if (
+        not isinstance(non_event, list)
+        or not all(isinstance(x, str) and x in labels for x in non_event)
+        or len(set(non_event)) != len(non_event)
+        or len(non_event) >= len(labels)
+    ):
+        raise ModelError(
+            "model.json: non_event_labels must list distinct labels of the model, not all of them"
+        )
     return ModelManifest(
         name=data["name"],
         labels=tuple(labels),
@@ -136,6 +151,7 @@ def parse_manifest(data: Any) -> ModelManifest:
         aggregation=aggregation,
         onset_thresholds=onsets,
         offset_thresholds=offsets,
+        non_event_labels=tuple(non_event),
     )
 
 

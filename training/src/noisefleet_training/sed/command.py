@@ -126,6 +126,7 @@ def _settings(args: argparse.Namespace, classifier: SoundClassifier) -> Detector
             default_offset_threshold=offset,
             onset_thresholds=onsets,
             offset_thresholds=offsets,
+            non_event_labels=classifier.manifest.non_event_labels,
         )
     except DetectorSettingsError as error:
         raise EvaluationError(str(error)) from error
@@ -216,6 +217,7 @@ def evaluate_events(args: argparse.Namespace, out: TextIO | None = None) -> int:
             default_offset_threshold=settings.default_offset_threshold,
             onset_thresholds=onsets,
             offset_thresholds=offsets,
+            non_event_labels=settings.non_event_labels,
         )
         tuning = {
             "validation_dir": str(validation.root),
@@ -238,13 +240,15 @@ def evaluate_events(args: argparse.Namespace, out: TextIO | None = None) -> int:
         "calibration_offset_db": offset_db,
         "duration_s": sum(r.duration_s for r in evaluation.recordings),
         "unlabelled_recordings": evaluation.unlabelled,
-        "onset_thresholds": {label: settings.onset_threshold(label) for label in classifier.labels},
+        "onset_thresholds": {
+            label: settings.onset_threshold(label) for label in settings.event_labels
+        },
         "offset_thresholds": {
-            label: settings.offset_threshold(label) for label in classifier.labels
+            label: settings.offset_threshold(label) for label in settings.event_labels
         },
         "tuning": tuning,
         "gate": runs.gate(),
-        "metrics": _score(evaluation, runs, classifier.labels),
+        "metrics": _score(evaluation, runs, settings.event_labels),
     }
     if args.json is not None:
         try:

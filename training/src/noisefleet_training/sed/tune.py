@@ -57,7 +57,7 @@ def tune_thresholds(
     grid: Sequence[float] = ONSET_GRID,
 ) -> TuningResult:
     """Per-class thresholds maximising event-based F1 on the recorded validation runs."""
-    labels = settings.labels
+    labels = settings.event_labels
     curves: dict[str, dict[float, float | None]] = {label: {} for label in labels}
     for onset in grid:
         trial = replace(

@@ -11,7 +11,7 @@ audio. Modules, from the inside out:
 Everything but ``files`` and ``cli`` is pure: arrays out, randomness from the ``rng`` passed in.
 """
 
-from .clips import RenderedClip, clip_rng, generate_clip, render_clip
+from .clips import RenderedClip, clip_rng, generate_clip, render_ambient, render_clip
 from .events import SoundEvent
 from .files import generate_dataset, generate_soundscapes, write_soundscape
 from .settings import (
@@ -46,6 +46,7 @@ __all__ = [
     "generate_soundscapes",
     "generate_source",
     "preset",
+    "render_ambient",
     "render_clip",
     "write_soundscape",
 ]

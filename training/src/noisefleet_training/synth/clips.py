@@ -8,6 +8,9 @@ Steps of ``render_clip``:
 3. draw a bed of the preset's background kinds, colour it by the same microphone;
 4. mix at a drawn SNR and scale to a drawn RMS level, the peak kept at or below 0.98.
 
+``render_ambient`` draws a clip of background only (a bed coloured by a microphone, at a drawn
+level): what "no event" sounds like, for a model's non-event class.
+
 All of it is a pure function of ``(label, rng, settings, fs, duration_s)``. ``clip_rng`` gives
 each clip of a data set its own reproducible stream, so any clip can be regenerated alone.
 """
@@ -22,6 +25,7 @@ import numpy as np
 from .beds import background
 from .dsp import FloatArray, add_at, audible_extent, n_samples
 from .scene import (
+    PEAK_LIMIT,
     Microphone,
     Room,
     colour,
@@ -137,6 +141,27 @@ def render_clip(
         backgrounds=kinds,
         microphone=microphone,
     )
+
+
+def render_ambient(
+    rng: np.random.Generator,
+    settings: GeneratorSettings,
+    fs: int = 16000,
+    duration_s: float = 4.0,
+) -> FloatArray:
+    """A clip of the preset's background beds only, at a drawn RMS level (peak <= 0.98)."""
+    if fs < 8000 or duration_s <= 0:
+        raise ValueError("need fs >= 8000 Hz and a positive duration")
+    n = n_samples(fs, duration_s)
+    microphone = draw_microphone(rng, settings)
+    bed, _ = background(rng, settings.backgrounds, fs, n)
+    coloured = colour(bed, fs, microphone)
+    rms = float(np.sqrt(np.mean(coloured**2)))
+    peak = float(np.max(np.abs(coloured)))
+    if rms == 0 or peak == 0:
+        return coloured
+    gain = min(10.0 ** (settings.level_dbfs.sample(rng) / 20.0) / rms, PEAK_LIMIT / peak)
+    return np.asarray(coloured * gain, dtype=np.float64)
 
 
 def generate_clip(
