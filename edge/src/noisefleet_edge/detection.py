@@ -113,8 +113,16 @@ class SensorPipeline:
         fs = meter_settings.sample_rate_hz
         frame_samples = max(1, round(detector_settings.frame_s * fs))
         # Frames are whole samples: at 11025 Hz a "0.1 s" frame lasts 1102 samples, and event
-        # times must use that real length or they drift (1.8 s an hour).
-        detector_settings = replace(detector_settings, frame_s=frame_samples / fs)
+        # times must use that real length or they drift (1.8 s an hour). The model's non-event
+        # labels (``ambient``) are never events, whoever built the settings.
+        non_event = tuple(
+            dict.fromkeys(
+                [*detector_settings.non_event_labels, *classifier.manifest.non_event_labels]
+            )
+        )
+        detector_settings = replace(
+            detector_settings, frame_s=frame_samples / fs, non_event_labels=non_event
+        )
         self._frame_samples = frame_samples
         self._meter = SoundLevelMeter(
             MeterSettings(
@@ -238,6 +246,14 @@ class SensorPipeline:
             out.append(wire)
             self._pending_levels.popleft()
         return out
+
+    def pop_started(self) -> list[dict[str, Any]]:
+        """Wire records of events that started (``EventDetector.pop_started``) since the last
+        call: for "event started" reports; the same events are returned again when they end."""
+        return [
+            event_to_wire(e, self.stream_start, self.source, self.channel)
+            for e in self._detector.pop_started()
+        ]
 
     def process(self, block: npt.ArrayLike) -> list[dict[str, Any]]:
         x = np.asarray(block, dtype=np.float64)

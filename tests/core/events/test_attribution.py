@@ -58,7 +58,9 @@ def test_shares_sum_to_one(frames: list[tuple[float, set[str]]]) -> None:
 
 
 def test_attribution_of_level_intervals_from_the_detector() -> None:
-    settings_ = DetectorSettings(("music",), median_filter_frames=1, unknown_level_db=None)
+    settings_ = DetectorSettings(
+        ("music",), median_filter_frames=1, unknown_level_db=None, min_prominence_db=None
+    )
     detector = EventDetector(settings_)
     levels = [60.0] * 10 + [70.0] * 10
     scores = one_class([0.0] * 10 + [0.9] * 10)
@@ -88,3 +90,18 @@ def test_frames_must_be_added_in_order() -> None:
     attribution.add([DecidedFrame(0, 60.0, frozenset())])
     with pytest.raises(ValueError, match="expected frame 1, got 2"):
         attribution.add([DecidedFrame(2, 60.0, frozenset())])
+
+
+def test_frames_of_an_event_that_may_be_dropped_as_faint_wait_for_its_report() -> None:
+    settings_ = DetectorSettings(("music",), median_filter_frames=1, unknown_level_db=None)
+    detector = EventDetector(settings_)
+    scores = one_class([0.0] * 10 + [0.9] * 10)
+    attribution = EnergyAttribution()
+    for frame in make_frames(scores, levels_db=[60.0] * 10 + [70.0] * 10):
+        detector.push(frame)
+        attribution.add(detector.pop_decided_frames())
+    # Its prominence is known once it ends: until then its frames are not settled.
+    assert attribution.settled_until == 10
+    detector.flush()
+    attribution.add(detector.pop_decided_frames())
+    assert attribution.shares(10, 20) == {"music": 1.0, "background": 0.0}

@@ -11,7 +11,11 @@ from noisefleet_core.events import DetectorSettings, EventDetector, Frame
 
 from .helpers import detect, make_frames, one_class
 
-SIREN = DetectorSettings(("siren",), median_filter_frames=1, unknown_level_db=None)
+# Most frames here share one level: nothing stands out of the background, so the prominence
+# check is off unless a test is about it.
+SIREN = DetectorSettings(
+    ("siren",), median_filter_frames=1, unknown_level_db=None, min_prominence_db=None
+)
 
 
 def _spans(events: list) -> list[tuple[str, int, int]]:
@@ -145,13 +149,30 @@ def test_median_filter_removes_spike_and_fills_dropout() -> None:
 
 
 def test_report_timing_includes_median_lag_and_merge_gap() -> None:
-    settings = DetectorSettings(("siren",), median_filter_frames=5, unknown_level_db=None)
+    settings = DetectorSettings(
+        ("siren",),
+        median_filter_frames=5,
+        unknown_level_db=None,
+        boundary_search_s=0.0,
+        min_prominence_db=None,
+    )
     detector = EventDetector(settings)
     assert detector.delay_frames == 2
     frames = make_frames(one_class([0.0] * 10 + [0.9] * 10 + [0.0] * 20))
     reported_at = [frame.index for frame in frames if detector.push(frame)]
     # Last active frame 19; the 0.5 s gap is complete at frame 24, decided at push of 24 + 2.
     assert reported_at == [26]
+
+
+def test_report_timing_waits_for_the_offset_search() -> None:
+    settings = DetectorSettings(
+        ("siren",), median_filter_frames=5, unknown_level_db=None, min_prominence_db=None
+    )
+    detector = EventDetector(settings)
+    frames = make_frames(one_class([0.0] * 10 + [0.9] * 10 + [0.0] * 30))
+    reported_at = [frame.index for frame in frames if detector.push(frame)]
+    # The offset (frame 20) may move up to 0.6 s later: frame 26 decided at the push of 28.
+    assert reported_at == [28]
 
 
 def test_unclassified_frames_never_start_class_events() -> None:
@@ -329,3 +350,80 @@ def test_no_frames_after_flush() -> None:
     assert detector.flush() == []
     with pytest.raises(RuntimeError, match="flushed"):
         detector.push(Frame(0, 50.0, 52.0, None))
+
+
+# --- non-event labels ----------------------------------------------------------------------------
+
+
+def test_non_event_labels_are_never_events_nor_runners_up() -> None:
+    settings = DetectorSettings(
+        ("siren", "ambient"),
+        median_filter_frames=1,
+        unknown_level_db=65.0,
+        non_event_labels=("ambient",),
+    )
+    # Ambient wins everywhere; the siren scores 0.6 on frames 10-19; frames 25-34 are loud.
+    scores = [[0.1, 0.9]] * 40
+    scores[10:20] = [[0.6, 0.4]] * 10
+    levels = [50.0] * 10 + [60.0] * 10 + [50.0] * 5 + [70.0] * 10 + [50.0] * 5
+    detector = EventDetector(settings)
+    events = detector.push_many(make_frames(scores, levels)) + detector.flush()
+    assert _spans(events) == [("siren", 10, 20), ("unknown", 25, 35)]
+    assert events[0].runner_up == ()
+    assert events[1].runner_up == (("siren", pytest.approx(0.1)),)
+    # Frames that only ambient explains are background for energy attribution.
+    labels = {frame.index: frame.labels for frame in detector.pop_decided_frames()}
+    assert labels[5] == frozenset()
+    assert labels[12] == {"siren"}
+    assert labels[30] == {"unknown"}
+
+
+# --- prominence ----------------------------------------------------------------------------------
+
+
+def test_events_that_do_not_stand_out_of_the_background_are_dropped() -> None:
+    settings = DetectorSettings(("siren",), median_filter_frames=1, unknown_level_db=None)
+    scores = one_class([0.0] * 30 + [0.9] * 10 + [0.0] * 30)
+    # The class fires over a steady 55 dB bed: a misclassified background.
+    detector = EventDetector(settings)
+    assert detector.push_many(make_frames(scores, 55.0)) + detector.flush() == []
+    assert detector.dropped_faint == {"siren": 1}
+    assert all(frame.labels == frozenset() for frame in detector.pop_decided_frames())
+    # 4 dB above the bed (a sound a little louder than the bed) is reported.
+    levels = [55.0] * 30 + [59.0] * 10 + [55.0] * 30
+    (event,) = detect(settings, make_frames(scores, levels))
+    assert (event.start_frame, event.end_frame) == (30, 40)
+    # A stricter setting drops it; without the check the steady bed is an event.
+    strict = DetectorSettings(
+        ("siren",), median_filter_frames=1, unknown_level_db=None, min_prominence_db=6.0
+    )
+    assert detect(strict, make_frames(scores, levels)) == []
+    off = DetectorSettings(
+        ("siren",), median_filter_frames=1, unknown_level_db=None, min_prominence_db=None
+    )
+    assert len(detect(off, make_frames(scores, 55.0))) == 1
+
+
+def test_the_background_is_the_median_before_the_onset() -> None:
+    settings = DetectorSettings(
+        ("siren",), median_filter_frames=1, unknown_level_db=None, background_window_s=2.0
+    )
+    # A loud minute long ago does not matter: the 2 s before the onset are at 50 dB.
+    levels = [80.0] * 30 + [50.0] * 30 + [54.0] * 10 + [50.0] * 10
+    scores = one_class([0.0] * 60 + [0.9] * 10 + [0.0] * 10)
+    (event,) = detect(settings, make_frames(scores, levels))
+    assert (event.start_frame, event.end_frame) == (60, 70)
+    # Too early in the stream to know a background: reported.
+    assert len(detect(settings, make_frames(one_class([0.9] * 5 + [0.0] * 10), 50.0))) == 1
+
+
+def test_long_events_are_not_checked_for_prominence() -> None:
+    settings = DetectorSettings(
+        ("siren",), median_filter_frames=1, unknown_level_db=None, prominence_max_s=2.0
+    )
+    short = one_class([0.0] * 30 + [0.9] * 10 + [0.0] * 30)
+    assert detect(settings, make_frames(short, 55.0)) == []
+    # Open 2.5 s with its merge gap: its frames settled while it ran, so it is reported.
+    long = one_class([0.0] * 30 + [0.9] * 20 + [0.0] * 30)
+    (event,) = detect(settings, make_frames(long, 55.0))
+    assert (event.start_frame, event.end_frame) == (30, 50)

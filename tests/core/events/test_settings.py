@@ -62,6 +62,14 @@ def test_override_mappings_are_frozen() -> None:
         ({"unknown_level_db": float("inf")}, "unknown_level_db"),
         ({"gate_hold_s": -1.0}, "gate_hold_s"),
         ({"runner_up_count": -1}, "runner_up_count"),
+        ({"non_event_labels": ("cat",)}, "does not have: cat"),
+        ({"boundary_search_s": -0.1}, "boundary_search_s"),
+        ({"min_prominence_db": float("inf")}, "min_prominence_db"),
+        ({"background_window_s": 0.0}, "background_window_s"),
+        ({"prominence_max_s": -1.0}, "prominence_max_s"),
+        ({"boundary_step_frames": 0}, "boundary_step_frames"),
+        ({"boundary_min_step_db": float("nan")}, "boundary_min_step_db"),
+        ({"non_event_labels": LABELS}, "at least one event class"),
     ],
 )
 def test_invalid_settings_are_refused(changes: dict[str, Any], message: str) -> None:
@@ -72,3 +80,10 @@ def test_invalid_settings_are_refused(changes: dict[str, Any], message: str) -> 
 
 def test_unknown_events_can_be_switched_off() -> None:
     assert DetectorSettings(LABELS, unknown_level_db=None).unknown_level_db is None
+
+
+def test_non_event_labels_leave_the_event_labels() -> None:
+    settings = DetectorSettings((*LABELS, "ambient"), non_event_labels=("ambient",))
+    assert settings.non_event_labels == ("ambient",)
+    assert settings.event_labels == LABELS
+    assert DetectorSettings(LABELS).event_labels == LABELS

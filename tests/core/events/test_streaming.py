@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from noisefleet_core.events import DetectorSettings, EventDetector, Frame
+from noisefleet_core.events.boundaries import snap_boundaries
 from noisefleet_core.events.smoothing import median_filter
 
 from .helpers import make_frames
@@ -46,6 +47,57 @@ def _runs(active: np.ndarray) -> list[tuple[int, int]]:
     return runs
 
 
+def _snapped(
+    levels: np.ndarray, cuts: list[int], search: int, span: int, s: DetectorSettings
+) -> tuple[int, int]:
+    """The event's first onset and last offset snapped over the whole sequence's levels: the
+    first part's onset over its own frames' neighbourhood, the final part's offset over its."""
+    first_start, first_end = cuts[0], cuts[1]
+    last_start, last_end = cuts[-2], cuts[-1]
+    lo = max(0, first_start - search - span)
+    hi = min(len(levels), first_end + search + 1)
+    start, _ = snap_boundaries(
+        levels[lo:hi].tolist(),
+        first_start - lo,
+        first_end - lo,
+        search,
+        span,
+        s.boundary_min_step_db,
+        snap_start=True,
+        snap_end=len(cuts) == 2,
+    )
+    lo2 = max(0, last_start - search - span)
+    hi2 = min(len(levels), last_end + search + 1)
+    _, end = snap_boundaries(
+        levels[lo2:hi2].tolist(),
+        last_start - lo2,
+        last_end - lo2,
+        search,
+        span,
+        s.boundary_min_step_db,
+        snap_start=len(cuts) == 2,
+        snap_end=True,
+    )
+    if len(cuts) == 2:
+        return start + lo, end + lo2
+    return start + lo, end + lo2
+
+
+def _faint(levels: np.ndarray, cuts: list[int], start: int, end: int, s: DetectorSettings) -> bool:
+    """A one-part event, open no longer than the background window, whose LAeq is less than
+    ``min_prominence_db`` above the median level of the window before its (snapped) onset."""
+    window = s.frames(s.background_window_s)
+    if s.min_prominence_db is None or len(cuts) != 2:
+        return False
+    if end + max(1, s.frames(s.merge_gap_s)) - start > s.frames(s.prominence_max_s):
+        return False
+    before = levels[max(0, cuts[0] - window) : cuts[0]]
+    if before.size < 10:
+        return False
+    laeq = 10 * math.log10(float(np.mean(10 ** (levels[cuts[0] : cuts[1]] / 10))))
+    return laeq - float(np.median(before)) < s.min_prominence_db
+
+
 def reference(frames: list[Frame], s: DetectorSettings) -> tuple[list[Expected], list[set[str]]]:
     """Events (sorted by label, start) and per-frame labels of whole-sequence processing."""
     n, n_labels = len(frames), len(s.labels)
@@ -65,6 +117,7 @@ def reference(frames: list[Frame], s: DetectorSettings) -> tuple[list[Expected],
     expected: list[Expected] = []
     labels_of: list[set[str]] = [set() for _ in frames]
     merge, top = s.frames(s.merge_gap_s), s.frames(s.max_duration_s)
+    search = s.frames(s.boundary_search_s)
     track_labels = [*s.labels, *(["unknown"] if s.unknown_level_db is not None else [])]
     for k, label in enumerate(track_labels):
         merged: list[tuple[int, int]] = []
@@ -76,13 +129,17 @@ def reference(frames: list[Frame], s: DetectorSettings) -> tuple[list[Expected],
         for number, (start, end) in enumerate(merged):
             if end - start < s.frames(s.min_duration(label)):
                 continue
+            cuts = [*range(start, end, top), end]
+            if search > 0 and label != "unknown":
+                cuts[0], cuts[-1] = _snapped(levels, cuts, search, s.boundary_step_frames, s)
+            if label != "unknown" and _faint(levels, cuts, start, end, s):
+                continue
             for i in range(start, end):
                 labels_of[i].add(label)
-            cuts = [*range(start, end, top), end]
             for part, (lo, hi) in enumerate(itertools.pairwise(cuts), start=1):
                 laeq = 10 * math.log10(float(np.mean(10 ** (levels[lo:hi] / 10))))
                 mean = float(smoothed[lo:hi, k].mean()) if k < n_labels else None
-                expected.append(Expected(label, number, lo, hi, part, hi == end, laeq, mean))
+                expected.append(Expected(label, number, lo, hi, part, hi == cuts[-1], laeq, mean))
     return sorted(expected, key=lambda e: (e.label, e.start)), labels_of
 
 
@@ -94,6 +151,11 @@ def _settings(data: st.DataObject) -> DetectorSettings:
         merge_gap_s=data.draw(st.sampled_from([0.0, 0.3, 0.5])),
         max_duration_s=data.draw(st.sampled_from([0.8, 2.0, 600.0])),
         unknown_level_db=data.draw(st.sampled_from([None, 65.0])),
+        boundary_search_s=data.draw(st.sampled_from([0.0, 0.3, 0.9])),
+        boundary_step_frames=data.draw(st.sampled_from([1, 2])),
+        min_prominence_db=data.draw(st.sampled_from([None, 2.0, 10.0])),
+        background_window_s=data.draw(st.sampled_from([1.0, 3.0, 30.0])),
+        prominence_max_s=data.draw(st.sampled_from([0.5, 10.0])),
         offset_thresholds={"drill": 0.5},
         onset_thresholds={"dog": 0.7},
     )

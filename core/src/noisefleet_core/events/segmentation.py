@@ -84,6 +84,7 @@ class _OpenEvent:
     """One past the last active frame."""
     parts_reported: int = 0
     event_id: str | None = None
+    announced: bool = False
 
 
 class LabelTrack:
@@ -161,6 +162,22 @@ class LabelTrack:
         if event is None:
             return self._next_frame or 0
         return event.active_end if self._confirmed(event) else event.start
+
+    def announce(self) -> tuple[str, int, int] | None:
+        """The open event's (id, first frame, one past its last active frame) the first time
+        this is asked once it is confirmed (it lasted its minimum duration); its id is fixed
+        now, so its reports carry the same one. None otherwise."""
+        event = self._event
+        if event is None or event.announced or not self._confirmed(event):
+            return None
+        if event.event_id is None:
+            event.event_id = self._new_id()
+        event.announced = True
+        return event.event_id, event.start, event.active_end
+
+    def open_start(self) -> int | None:
+        """The first frame of the event still open (reported parts or not), or None."""
+        return None if self._event is None else self._event.start
 
     def needed_from(self) -> int:
         """The first frame a later report of this track may still cover."""

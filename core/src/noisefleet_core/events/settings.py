@@ -4,6 +4,8 @@ All durations are in seconds and are turned into whole frames by rounding to the
 (``DetectorSettings.frames``): with the default 0.1 s frames, 0.3 s is 3 frames and 0.5 s is 5.
 Thresholds and minimum durations can be set per label; a label without an entry uses the
 default. ``unknown`` (loud sound that no class explains) takes a minimum duration like any label.
+Labels listed in ``non_event_labels`` (a model's ``ambient``: background only) are never
+reported: their frames are background for ``unknown`` and for energy attribution.
 """
 
 from __future__ import annotations
@@ -65,9 +67,32 @@ class DetectorSettings:
     """The gate stays open this long after the level drops, so event tails are classified."""
     runner_up_count: int = 2
     """How many other classes an event lists with their mean scores."""
+    boundary_search_s: float = 0.6
+    """How far the onset and offset of a class event may move to the steepest rise and fall of
+    the frame level (``boundaries.snap_boundaries``); 0 keeps the classifier's boundaries. Ended
+    events are reported this much later."""
+    boundary_step_frames: int = 2
+    """Frames over which a level step is measured (the level of frame i minus frame i - this)."""
+    boundary_min_step_db: float = 1.0
+    """A boundary moves only to a level step at least this large (dB)."""
+    min_prominence_db: float | None = 3.0
+    """A class event is reported only when its LAeq stands at least this far (dB) above the
+    background level: the median frame LAeq over ``background_window_s`` before its onset. A
+    background that the classifier mistakes for a class is not louder than itself; a source as
+    loud as the background adds 3 dB. None: no check."""
+    background_window_s: float = 30.0
+    """How far back the background level of ``min_prominence_db`` looks."""
+    prominence_max_s: float = 10.0
+    """Only events open at most this long (merge gap included) are checked for prominence; longer
+    ones are always reported. Until then a class event's frames wait for its report before they
+    count in energy attribution, so level records may lag by up to this much."""
+    non_event_labels: tuple[str, ...] = ()
+    """Labels of the classifier that are not events (e.g. ``ambient``, background only): never
+    active, never reported, never a runner-up; a frame they win counts as background."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "labels", tuple(self.labels))
+        object.__setattr__(self, "non_event_labels", tuple(self.non_event_labels))
         for name in ("onset_thresholds", "offset_thresholds", "min_durations_s"):
             object.__setattr__(self, name, _frozen(getattr(self, name)))
         self._check_labels()
@@ -86,6 +111,34 @@ class DetectorSettings:
                 raise DetectorSettingsError(f"{name} must be a finite level in dB, got {value}")
         if not (math.isfinite(self.gate_hold_s) and self.gate_hold_s >= 0):
             raise DetectorSettingsError(f"gate_hold_s must be >= 0, got {self.gate_hold_s}")
+        if not (math.isfinite(self.boundary_search_s) and self.boundary_search_s >= 0):
+            raise DetectorSettingsError(
+                f"boundary_search_s must be >= 0 seconds, got {self.boundary_search_s}"
+            )
+        steps = self.boundary_step_frames
+        if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+            raise DetectorSettingsError(
+                f"boundary_step_frames must be a whole number >= 1, got {steps!r}"
+            )
+        if not math.isfinite(self.boundary_min_step_db):
+            raise DetectorSettingsError(
+                "boundary_min_step_db must be a finite level in dB, got "
+                f"{self.boundary_min_step_db}"
+            )
+        if self.min_prominence_db is not None and not math.isfinite(self.min_prominence_db):
+            raise DetectorSettingsError(
+                f"min_prominence_db must be a finite level in dB or None, got "
+                f"{self.min_prominence_db}"
+            )
+        if not (math.isfinite(self.prominence_max_s) and self.prominence_max_s >= 0):
+            raise DetectorSettingsError(
+                f"prominence_max_s must be >= 0 seconds, got {self.prominence_max_s}"
+            )
+        if not (math.isfinite(self.background_window_s) and self.background_window_s > 0):
+            raise DetectorSettingsError(
+                f"background_window_s must be a positive number of seconds, got "
+                f"{self.background_window_s}"
+            )
         if self.runner_up_count < 0:
             raise DetectorSettingsError(f"runner_up_count must be >= 0, got {self.runner_up_count}")
 
@@ -101,6 +154,14 @@ class DetectorSettings:
                 raise DetectorSettingsError(
                     f"label {label!r} is reserved by the detector; rename that class"
                 )
+        extra_non_event = sorted(set(self.non_event_labels) - set(self.labels))
+        if extra_non_event:
+            raise DetectorSettingsError(
+                "non_event_labels names labels the classifier does not have: "
+                + ", ".join(extra_non_event)
+            )
+        if set(self.labels) <= set(self.non_event_labels):
+            raise DetectorSettingsError("non_event_labels must leave at least one event class")
         for name, allowed in (
             ("onset_thresholds", self.labels),
             ("offset_thresholds", self.labels),
@@ -149,6 +210,11 @@ class DetectorSettings:
                     f"the minimum duration of {label!r} ({self.min_duration(label)} s) must not "
                     f"exceed max_duration_s ({self.max_duration_s} s)"
                 )
+
+    @property
+    def event_labels(self) -> tuple[str, ...]:
+        """The labels that can become events, in score order."""
+        return tuple(label for label in self.labels if label not in self.non_event_labels)
 
     def frames(self, seconds: float) -> int:
         """Whole frames in a duration, rounded to the nearest frame."""

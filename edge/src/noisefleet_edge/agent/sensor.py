@@ -243,6 +243,7 @@ class SensorRunner:
         records = self._pipeline.process(block)
         self._stream_samples += block.size
         self._handle(records)
+        self._handle_starts(self._pipeline.pop_started())
 
     def _finish(self) -> None:
         """Flush the pipeline and the staged level records (end of the source or shutdown)."""
@@ -303,6 +304,23 @@ class SensorRunner:
             self.stats.events += len(events)
             self.stats.messages += 1
             self._notify()
+
+    def _handle_starts(self, started: list[dict[str, Any]]) -> None:
+        """``events_on_start``: an events message with phase ``start`` as soon as the detector
+        is sure an event will be reported (same event id as its end report)."""
+        events = [e for e in started if event_is_reported(self.tuning, e["label"])]
+        if not self.tuning.events_on_start or not events:
+            return
+
+        def build(sequence: int) -> bytes:
+            envelope = make_envelope(
+                self.site, self.id, sequence, self._message_time(), uuid.uuid4()
+            )
+            return encode(EventsMessage(envelope, "start", tuple(events)))
+
+        self._outbox.enqueue(self.id, self._events_topic, build)
+        self.stats.messages += 1
+        self._notify()
 
     # -- the event loop side -------------------------------------------------------------------
 
