@@ -49,7 +49,7 @@ from typing import Any, ClassVar
 
 from noisefleet_core.contract.fields import ContractError, describe
 from noisefleet_core.contract.levels import format_timestamp, parse_timestamp
-from noisefleet_core.contract.messages import _parse_json
+from noisefleet_core.contract.messages import parse_payload
 from noisefleet_core.contract.topics import (
     COMMAND_KINDS,
     SCHEMA_VERSION,
@@ -335,21 +335,7 @@ def decode_command(topic_text: str, payload: bytes) -> Command:
     kind: CommandKind | None = next((k for k in COMMAND_KINDS if k == parts.kind), None)
     if kind is None:
         raise ContractError(f"topic: {parts.kind!r} topics carry data messages, not commands")
-    data = _parse_json(payload)
-    if not isinstance(data, dict):
-        raise ContractError(f"payload: expected a JSON object, got {describe(data)}")
-    if "schema_version" not in data:
-        raise ContractError(f"{kind}: missing field(s) schema_version")
-    version = data["schema_version"]
-    if version != SCHEMA_VERSION or isinstance(version, bool):
-        raise ContractError(
-            f"{kind}.schema_version: unsupported version {version!r}; "
-            f"this build reads {SCHEMA_VERSION}"
-        )
-    if data.get("kind") != kind:
-        raise ContractError(
-            f"{kind}.kind: command kind {data.get('kind')!r} does not match the topic kind {kind!r}"
-        )
+    data = parse_payload(payload, kind, "command")
     command_spec(kind).check(data, kind)
     return _build(kind, data)
 

@@ -271,17 +271,10 @@ def _parse_json(payload: bytes) -> object:
         ) from None
 
 
-def decode(topic_text: str, payload: bytes) -> Message:
-    """The message published on ``topic_text``; ``ContractError`` for anything malformed."""
-    try:
-        parts = parse_topic(topic_text)
-    except TopicError as error:
-        raise ContractError(f"topic: {error}") from None
-    kind: DataKind | None = next((k for k in DATA_KINDS if k == parts.kind), None)
-    if kind is None:
-        raise ContractError(
-            f"topic: {parts.kind!r} topics carry commands, not messages of this contract"
-        )
+def parse_payload(payload: bytes, kind: str, noun: str) -> dict[str, Any]:
+    """The payload's JSON object once its schema version and its kind (``noun``: message or
+    command) are the ones of ``kind`` (the topic's): checked first, so a newer producer gets a
+    clear "unsupported version" before any field complaint."""
     data = _parse_json(payload)
     if not isinstance(data, dict):
         raise ContractError(f"payload: expected a JSON object, got {describe(data)}")
@@ -295,8 +288,23 @@ def decode(topic_text: str, payload: bytes) -> Message:
         )
     if data.get("kind") != kind:
         raise ContractError(
-            f"{kind}.kind: message kind {data.get('kind')!r} does not match the topic kind {kind!r}"
+            f"{kind}.kind: {noun} kind {data.get('kind')!r} does not match the topic kind {kind!r}"
         )
+    return data
+
+
+def decode(topic_text: str, payload: bytes) -> Message:
+    """The message published on ``topic_text``; ``ContractError`` for anything malformed."""
+    try:
+        parts = parse_topic(topic_text)
+    except TopicError as error:
+        raise ContractError(f"topic: {error}") from None
+    kind: DataKind | None = next((k for k in DATA_KINDS if k == parts.kind), None)
+    if kind is None:
+        raise ContractError(
+            f"topic: {parts.kind!r} topics carry commands, not messages of this contract"
+        )
+    data = parse_payload(payload, kind, "message")
     message_spec(kind).check(data, kind)
     for name in ("site", "sensor"):
         in_topic = getattr(parts, name)
