@@ -39,7 +39,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -49,7 +48,7 @@ from typing import Any, ClassVar
 
 from noisefleet_core.contract.fields import ContractError, describe
 from noisefleet_core.contract.levels import format_timestamp, parse_timestamp
-from noisefleet_core.contract.messages import parse_payload
+from noisefleet_core.contract.messages import canonical_json, parse_payload
 from noisefleet_core.contract.topics import (
     COMMAND_KINDS,
     SCHEMA_VERSION,
@@ -264,19 +263,7 @@ def encode_command(command: Command, indent: int | None = None) -> bytes:
     Raises ``ContractError`` if the command breaks the contract (e.g. a NaN among changes)."""
     wire = _body(command)
     command_spec(command.KIND).check(wire, command.KIND)
-    separators = (",", ":") if indent is None else (",", ": ")
-    try:
-        text = json.dumps(
-            wire,
-            sort_keys=True,
-            separators=separators,
-            indent=indent,
-            ensure_ascii=False,
-            allow_nan=False,
-        )
-    except (TypeError, ValueError) as error:
-        raise ContractError(f"{command.KIND}: not serialisable as JSON: {error}") from error
-    return text.encode("utf-8")
+    return canonical_json(wire, command.KIND, indent)
 
 
 def _timestamp(data: dict[str, Any], kind: CommandKind, name: str) -> datetime:

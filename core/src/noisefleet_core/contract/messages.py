@@ -225,11 +225,9 @@ def to_wire(message: Message) -> dict[str, Any]:
     return wire
 
 
-def encode(message: Message, indent: int | None = None) -> bytes:
-    """Canonical UTF-8 JSON: sorted keys, compact (or indented for golden files), no NaN.
-
-    Raises ``ContractError`` if the message breaks the contract."""
-    wire = to_wire(message)
+def canonical_json(wire: dict[str, Any], kind: str, indent: int | None = None) -> bytes:
+    """Canonical UTF-8 JSON of a checked wire object: sorted keys, compact (or indented for
+    golden files), no NaN; ``ContractError`` if it is not serialisable."""
     separators = (",", ":") if indent is None else (",", ": ")
     try:
         text = json.dumps(
@@ -241,8 +239,15 @@ def encode(message: Message, indent: int | None = None) -> bytes:
             allow_nan=False,
         )
     except (TypeError, ValueError) as error:
-        raise ContractError(f"{message.KIND}: not serialisable as JSON: {error}") from error
+        raise ContractError(f"{kind}: not serialisable as JSON: {error}") from error
     return text.encode("utf-8")
+
+
+def encode(message: Message, indent: int | None = None) -> bytes:
+    """Canonical UTF-8 JSON: sorted keys, compact (or indented for golden files), no NaN.
+
+    Raises ``ContractError`` if the message breaks the contract."""
+    return canonical_json(to_wire(message), message.KIND, indent)
 
 
 def _reject_constant(name: str) -> None:

@@ -150,14 +150,14 @@ class Agent:
         """The store, the loaded model and its version (blocking: runs in a thread)."""
         try:
             store = ModelStore(self.config.models_dir, sensor.id)
-            configured_sha = hashlib.sha256(_archive_of(sensor.model_dir)).hexdigest()
+            archive = _archive_of(sensor.model_dir)
+            configured_sha = hashlib.sha256(archive).hexdigest()
             mark = store.folder / CONFIGURED_MARK
             previous_mark = mark.read_text().strip() if mark.is_file() else None
             if store.current_version() is None:
                 store.seed(sensor.model_dir, load_and_run, self.clock())
             elif previous_mark != configured_sha:
                 # The operator configured another model: it replaces the one in force.
-                archive = _archive_of(sensor.model_dir)
                 store.install(archive, configured_sha, load_and_run, self.clock())
             mark.write_text(configured_sha + "\n")
             folder = store.current_dir()
