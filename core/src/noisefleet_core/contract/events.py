@@ -7,10 +7,12 @@ pipeline, the live meter and ``analyze`` all call it); ``wire_specs`` validates 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from noisefleet_core.contract.levels import format_timestamp
-from noisefleet_core.events.detector import DetectedEvent
+
+if TYPE_CHECKING:  # the contract is a leaf: no detector at run time
+    from noisefleet_core.events.detector import DetectedEvent
 
 EVENT_KIND = "event"
 DECIMALS = 4

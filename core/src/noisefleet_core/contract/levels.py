@@ -8,9 +8,10 @@ this form, so the names cannot drift between the CLI, the agent and the server.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from noisefleet_core.acoustics.meter import LevelRecord
+if TYPE_CHECKING:  # the contract is a leaf: no DSP (scipy) at run time
+    from noisefleet_core.acoustics.meter import LevelRecord
 
 LEVEL_KIND = "levels"
 DECIMALS_DB = 2
