@@ -223,3 +223,14 @@ def den_levels(intervals: Iterable[LevelInterval], periods: DenPeriods) -> list[
             )
         result.append(DenDay(day, combined["day"], combined["evening"], combined["night"], lden))
     return result
+
+
+def den_day_of(instant: datetime, periods: DenPeriods) -> date:
+    """The Lden day an instant belongs to (a night belongs to the evening before it)."""
+    return _den_day_of(instant, periods)
+
+
+def den_day_bounds(day: date, periods: DenPeriods) -> tuple[datetime, datetime]:
+    """Start and end (UTC) of one Lden day: the day period's start to the next one's."""
+    bounds = _period_bounds(day, periods)
+    return bounds[0][1], bounds[-1][2]

@@ -1,0 +1,567 @@
+"""The ingest transaction: one batch of classified messages stored exactly once.
+
+``store_batch`` runs inside the caller's transaction:
+1. register sensors never seen before (``pending``), and take a transaction lock per sensor in
+   id order (two workers merging the same sensor-minute wait for each other, never deadlock);
+2. insert the message ids; only ids not stored before go on (redeliveries, another worker's
+   copy and edge replays with the same id are dropped here);
+3. merge level records into sensor-minute rows (a record already stored under its start is a
+   duplicate), written with COPY into a staging table and one upsert;
+4. upsert events by ``event_id`` (a later part or the end report wins), heartbeats, status;
+5. update each sensor's highest data sequence and its gaps (filled by replays);
+6. mark the hours touched for the roll-up maintenance; store the dead letters.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection
+
+from noisefleet_core.contract.messages import (
+    EventsMessage,
+    HeartbeatMessage,
+    LevelsMessage,
+    StatusMessage,
+)
+from noisefleet_core.contract.records import EventRecordIn
+from noisefleet_server.ingest.classify import Accepted, Rejected
+from noisefleet_server.ingest.minutes import (
+    LEVEL_ARRAYS,
+    HistogramSum,
+    MinuteRow,
+    group_by_minute,
+    hour_of,
+    merge_minute,
+)
+from noisefleet_server.ingest.sequences import SequenceState, advance
+
+SENSOR_LOCK_SPACE = 0x4E46  # advisory lock namespace of per-sensor ingest locks
+
+MINUTE_COLUMNS = (
+    "sensor_id",
+    "minute",
+    "offsets_ms",
+    "durations_ms",
+    *LEVEL_ARRAYS,
+    "coverage",
+    "calibrated",
+    "energy",
+    "measured_s",
+    "laeq_db",
+    "lafmax_db",
+    "lcpeak_db",
+    "laf10_db",
+    "laf50_db",
+    "laf90_db",
+    "hist_width",
+    "hist_first",
+    "hist_counts",
+    "share_labels",
+    "share_energy",
+    "clipped_samples",
+    "invalid_samples",
+)
+MINUTE_TYPES = (
+    "int4",
+    "timestamptz",
+    "int4[]",
+    "int4[]",
+    *(["int2[]"] * len(LEVEL_ARRAYS)),
+    "int2[]",
+    "bool[]",
+    "float8",
+    "float8",
+    "float8",
+    "float8",
+    "float8",
+    "float8",
+    "float8",
+    "float8",
+    "float8",
+    "int4",
+    "int4[]",
+    "text[]",
+    "float8[]",
+    "int8",
+    "int8",
+)
+_COLUMN_LIST = ", ".join(MINUTE_COLUMNS)
+_UPDATE_LIST = ", ".join(f"{c} = EXCLUDED.{c}" for c in MINUTE_COLUMNS[2:])
+
+DATA_KINDS_WITH_SEQUENCE = ("levels", "events", "heartbeat")
+
+
+@dataclass
+class BatchResult:
+    new_messages: int = 0
+    duplicate_messages: int = 0
+    level_records: int = 0
+    events: int = 0
+    dead_letters: int = 0
+    came_online: list[int] = field(default_factory=list)
+    """Sensor ids whose status became ``online`` (desired settings are re-sent to them)."""
+
+
+class SensorCache:
+    """(site, sensor) → sensor_id, filled from the registry as sensors appear."""
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple[str, str], int] = {}
+
+    async def resolve(self, conn: AsyncConnection, keys: Iterable[tuple[str, str]]) -> None:
+        missing = sorted({k for k in keys if k not in self.ids})
+        if not missing:
+            return
+        sites = [k[0] for k in missing]
+        sensors = [k[1] for k in missing]
+        await conn.execute(
+            "INSERT INTO noisefleet_store.sensors (site, sensor)"
+            " SELECT * FROM unnest(%s::text[], %s::text[]) ON CONFLICT (site, sensor) DO NOTHING",
+            (sites, sensors),
+        )
+        cursor = await conn.execute(
+            "SELECT s.sensor_id, s.site, s.sensor FROM noisefleet_store.sensors s"
+            " JOIN unnest(%s::text[], %s::text[]) AS k(site, sensor) USING (site, sensor)",
+            (sites, sensors),
+        )
+        for sensor_id, site, sensor in await cursor.fetchall():
+            self.ids[(site, sensor)] = sensor_id
+
+
+class PartitionCache:
+    """Monthly partitions of level_minutes known to exist (plain PostgreSQL path)."""
+
+    def __init__(self, timescale: bool) -> None:
+        self.timescale = timescale
+        self.months: set[date] = set()
+
+    async def ensure(self, conn: AsyncConnection, minutes: Iterable[datetime]) -> None:
+        if self.timescale:
+            return
+        needed = {date(m.year, m.month, 1) for m in minutes} - self.months
+        for month in sorted(needed):
+            await ensure_month_partition(conn, month)
+            self.months.add(month)
+
+
+async def ensure_month_partition(conn: AsyncConnection, month: date) -> None:
+    """Create the partition of ``month`` if it does not exist (safe against a racing worker)."""
+    following = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+    name = f"level_minutes_{month:%Y%m}"
+    async with conn.transaction():  # a savepoint when inside the batch transaction
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)", (SENSOR_LOCK_SPACE + 1, month.toordinal())
+        )
+        cursor = await conn.execute("SELECT to_regclass(%s)", (f"noisefleet_store.{name}",))
+        row = await cursor.fetchone()
+        if row and row[0] is not None:
+            return
+        await conn.execute(
+            psycopg.sql.SQL(
+                "CREATE TABLE noisefleet_store.{} PARTITION OF noisefleet_store.level_minutes"
+                " FOR VALUES FROM ({}) TO ({})"
+            ).format(
+                psycopg.sql.Identifier(name),
+                psycopg.sql.Literal(f"{month.isoformat()} 00:00:00+00"),
+                psycopg.sql.Literal(f"{following.isoformat()} 00:00:00+00"),
+            )
+        )
+        # Compress the record arrays inline (lz4) as soon as a row passes 128 bytes.
+        await conn.execute(
+            psycopg.sql.SQL("ALTER TABLE noisefleet_store.{} SET (toast_tuple_target = 128)").format(
+                psycopg.sql.Identifier(name)
+            )
+        )
+
+
+def _row_from_db(values: Sequence[object]) -> MinuteRow:
+    data: dict[str, Any] = dict(zip(MINUTE_COLUMNS, values, strict=True))
+    histogram = HistogramSum()
+    if data["hist_counts"]:
+        histogram.add(float(data["hist_width"]), int(data["hist_first"]), data["hist_counts"])
+    return MinuteRow(
+        sensor_id=data["sensor_id"],
+        minute=data["minute"],
+        offsets_ms=list(data["offsets_ms"]),
+        durations_ms=list(data["durations_ms"]),
+        levels={name: list(data[name]) for name in LEVEL_ARRAYS},
+        coverage=list(data["coverage"]),
+        calibrated=list(data["calibrated"]),
+        energy=float(data["energy"]),
+        measured_s=float(data["measured_s"]),
+        lafmax_db=data["lafmax_db"],
+        lcpeak_db=data["lcpeak_db"],
+        histogram=histogram,
+        share_energy=dict(zip(data["share_labels"], data["share_energy"], strict=True)),
+        clipped_samples=int(data["clipped_samples"]),
+        invalid_samples=int(data["invalid_samples"]),
+    )
+
+
+def _row_to_db(row: MinuteRow) -> tuple[object, ...]:
+    p10, p50, p90 = row.percentiles()
+    labels = sorted(row.share_energy)
+    hist = row.histogram
+    return (
+        row.sensor_id,
+        row.minute,
+        row.offsets_ms,
+        row.durations_ms,
+        *(row.levels[name] for name in LEVEL_ARRAYS),
+        row.coverage,
+        row.calibrated,
+        row.energy,
+        row.measured_s,
+        row.laeq_db,
+        row.lafmax_db,
+        row.lcpeak_db,
+        p10,
+        p50,
+        p90,
+        hist.width,
+        hist.first if hist.width is not None else None,
+        [int(c) for c in hist.counts] if hist.width is not None else None,
+        labels,
+        [row.share_energy[k] for k in labels],
+        row.clipped_samples,
+        row.invalid_samples,
+    )
+
+
+async def _store_levels(
+    conn: AsyncConnection,
+    items: list[tuple[int, Accepted]],
+    partitions: PartitionCache,
+) -> tuple[int, set[tuple[int, datetime]]]:
+    groups = group_by_minute((sid, r) for sid, item in items for r in item.levels)
+    if not groups:
+        return 0, set()
+    await partitions.ensure(conn, (minute for _, minute in groups))
+    keys = sorted(groups)
+    cursor = await conn.execute(
+        f"SELECT {', '.join('m.' + c for c in MINUTE_COLUMNS)}"
+        " FROM noisefleet_store.level_minutes m"
+        " JOIN unnest(%s::int4[], %s::timestamptz[]) AS k(sensor_id, minute)"
+        " ON m.sensor_id = k.sensor_id AND m.minute = k.minute",
+        ([k[0] for k in keys], [k[1] for k in keys]),
+    )
+    existing = {(r[0], r[1]): _row_from_db(r) for r in await cursor.fetchall()}
+    changed: list[MinuteRow] = []
+    added = 0
+    for key in keys:
+        before = existing.get(key)
+        count_before = len(before.offsets_ms) if before else 0
+        merged = merge_minute(before, key[0], key[1], groups[key])
+        if merged is not None:
+            changed.append(merged)
+            added += len(merged.offsets_ms) - count_before
+    if not changed:
+        return 0, set()
+    await conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS stage_minutes"
+        " (LIKE noisefleet_store.level_minutes) ON COMMIT DELETE ROWS"
+    )
+    cur = conn.cursor()
+    async with cur.copy(f"COPY stage_minutes ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(list(MINUTE_TYPES))
+        for row in changed:
+            await copy.write_row(_row_to_db(row))
+    await conn.execute(
+        f"INSERT INTO noisefleet_store.level_minutes ({_COLUMN_LIST})"
+        f" SELECT {_COLUMN_LIST} FROM stage_minutes"
+        f" ON CONFLICT (sensor_id, minute) DO UPDATE SET {_UPDATE_LIST}"
+    )
+    return added, {(row.sensor_id, hour_of(row.minute)) for row in changed}
+
+
+def _event_rank(part: int, phase: str, final: bool) -> int:
+    return part * 4 + (2 if phase == "end" else 0) + (1 if final else 0)
+
+
+async def _store_events(
+    conn: AsyncConnection, items: list[tuple[int, Accepted]]
+) -> tuple[int, set[tuple[int, datetime]]]:
+    best: dict[str, tuple[int, int, str, EventRecordIn]] = {}
+    for sensor_id, item in items:
+        message = item.message
+        assert isinstance(message, EventsMessage)
+        for event in item.events:
+            rank = _event_rank(event.part, message.phase, event.final)
+            current = best.get(event.event_id)
+            if current is None or rank > current[0]:
+                best[event.event_id] = (rank, sensor_id, message.phase, event)
+    if not best:
+        return 0, set()
+    rows = []
+    hours = set()
+    for event_id, (rank, sensor_id, phase, event) in best.items():
+        e = event
+        rows.append(
+            (
+                event_id,
+                sensor_id,
+                e.label,
+                e.start,
+                e.end,
+                e.laeq_db,
+                e.lafmax_db,
+                e.lae_db,
+                e.confidence_peak,
+                e.confidence_mean,
+                json.dumps([{"label": r.label, "score": r.score} for r in e.runner_up]),
+                e.part,
+                e.final,
+                phase,
+                rank,
+            )
+        )
+        hours.add((sensor_id, hour_of(e.start)))
+    columns = list(zip(*rows, strict=True))
+    await conn.execute(
+        "INSERT INTO noisefleet_store.events (event_id, sensor_id, label, start, \"end\","
+        " laeq_db, lafmax_db, lae_db, confidence_peak, confidence_mean, runner_up, part, final,"
+        " phase, rank)"
+        " SELECT * FROM unnest(%s::text[], %s::int4[], %s::text[], %s::timestamptz[],"
+        " %s::timestamptz[], %s::float8[], %s::float8[], %s::float8[], %s::float8[],"
+        " %s::float8[], %s::jsonb[], %s::int4[], %s::bool[], %s::text[], %s::int4[])"
+        " ON CONFLICT (event_id) DO UPDATE SET label = EXCLUDED.label,"
+        " start = LEAST(events.start, EXCLUDED.start), \"end\" = GREATEST(events.\"end\","
+        " EXCLUDED.\"end\"), laeq_db = EXCLUDED.laeq_db, lafmax_db = EXCLUDED.lafmax_db,"
+        " lae_db = EXCLUDED.lae_db, confidence_peak = EXCLUDED.confidence_peak,"
+        " confidence_mean = EXCLUDED.confidence_mean, runner_up = EXCLUDED.runner_up,"
+        " part = EXCLUDED.part, final = EXCLUDED.final, phase = EXCLUDED.phase,"
+        " rank = EXCLUDED.rank"
+        " WHERE EXCLUDED.rank > events.rank",
+        [list(c) for c in columns],
+    )
+    return len(rows), hours
+
+
+async def _store_heartbeats(conn: AsyncConnection, items: list[tuple[int, Accepted]]) -> None:
+    if not items:
+        return
+    rows = []
+    for sensor_id, item in items:
+        m = item.message
+        assert isinstance(m, HeartbeatMessage)
+        rows.append(
+            (
+                sensor_id,
+                m.envelope.sent_at,
+                m.uptime_s,
+                m.cpu_percent,
+                m.temperature_c,
+                m.disk_free_bytes,
+                m.outbox_depth,
+                m.outbox_dropped,
+                m.dropped_frames,
+                m.clock_synced,
+                m.model_sha256,
+                m.model_name,
+                m.feature_params_hash,
+                m.calibration_offset_db,
+                date.fromisoformat(m.calibration_date) if m.calibration_date else None,
+            )
+        )
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    await conn.execute(
+        "INSERT INTO noisefleet_store.heartbeats (sensor_id, sent_at, uptime_s, cpu_percent,"
+        " temperature_c, disk_free_bytes, outbox_depth, outbox_dropped, dropped_frames,"
+        " clock_synced, model_sha256)"
+        " SELECT * FROM unnest(%s::int4[], %s::timestamptz[], %s::float8[], %s::float8[],"
+        " %s::float8[], %s::int8[], %s::int4[], %s::int4[], %s::int8[], %s::bool[], %s::text[])"
+        " ON CONFLICT DO NOTHING",
+        columns[:11],
+    )
+    await conn.execute(
+        "UPDATE noisefleet_store.sensors s SET heartbeat_at = h.sent_at,"
+        " outbox_depth = h.outbox_depth, model_sha256 = h.model_sha256,"
+        " model_name = h.model_name, feature_params_hash = h.feature_params_hash,"
+        " calibration_offset_db = h.calibration_offset_db,"
+        " calibration_date = h.calibration_date"
+        " FROM (SELECT DISTINCT ON (sensor_id) * FROM unnest(%s::int4[], %s::timestamptz[],"
+        " %s::int4[], %s::text[], %s::text[], %s::text[], %s::float8[], %s::date[])"
+        " AS u(sensor_id, sent_at, outbox_depth, model_sha256, model_name, feature_params_hash,"
+        " calibration_offset_db, calibration_date) ORDER BY sensor_id, sent_at DESC) h"
+        " WHERE s.sensor_id = h.sensor_id"
+        " AND (s.heartbeat_at IS NULL OR s.heartbeat_at < h.sent_at)",
+        [columns[0], columns[1], columns[6], columns[10], columns[11], columns[12], columns[13],
+         columns[14]],
+    )
+
+
+async def _store_status(conn: AsyncConnection, items: list[tuple[int, Accepted]]) -> list[int]:
+    if not items:
+        return []
+    rows = []
+    for sensor_id, item in items:
+        m = item.message
+        assert isinstance(m, StatusMessage)
+        rows.append((sensor_id, m.envelope.sent_at, m.state, m.reason))
+    columns = [list(c) for c in zip(*rows, strict=True)]
+    await conn.execute(
+        "INSERT INTO noisefleet_store.status_log (sensor_id, at, state, reason)"
+        " SELECT * FROM unnest(%s::int4[], %s::timestamptz[], %s::text[], %s::text[])"
+        " ON CONFLICT DO NOTHING",
+        columns,
+    )
+    cursor = await conn.execute(
+        "WITH latest AS (SELECT DISTINCT ON (sensor_id) * FROM unnest(%s::int4[],"
+        " %s::timestamptz[], %s::text[], %s::text[]) AS u(sensor_id, at, state, reason)"
+        " ORDER BY sensor_id, at DESC),"
+        " before AS (SELECT s.sensor_id, s.status FROM noisefleet_store.sensors s"
+        " JOIN latest USING (sensor_id) FOR UPDATE OF s)"
+        " UPDATE noisefleet_store.sensors s SET status = l.state, status_reason = l.reason,"
+        " status_at = l.at FROM latest l JOIN before b USING (sensor_id)"
+        " WHERE s.sensor_id = l.sensor_id AND (s.status_at IS NULL OR s.status_at <= l.at)"
+        " RETURNING s.sensor_id, l.state, b.status",
+        columns,
+    )
+    return [sid for sid, state, previous in await cursor.fetchall() if state == "online"]
+
+
+async def _store_sequences(conn: AsyncConnection, items: list[tuple[int, Accepted]]) -> None:
+    per_sensor: dict[int, list[int]] = {}
+    for sensor_id, item in items:
+        if item.message.KIND in DATA_KINDS_WITH_SEQUENCE:
+            per_sensor.setdefault(sensor_id, []).append(item.message.envelope.sequence)
+    if not per_sensor:
+        return
+    ids = sorted(per_sensor)
+    cursor = await conn.execute(
+        "SELECT sensor_id, max_sequence FROM noisefleet_store.sequences WHERE sensor_id = ANY(%s)",
+        (ids,),
+    )
+    maxima = dict(await cursor.fetchall())
+    cursor = await conn.execute(
+        "SELECT sensor_id, first_missing, last_missing FROM noisefleet_store.sequence_gaps"
+        " WHERE sensor_id = ANY(%s)",
+        (ids,),
+    )
+    gaps: dict[int, list[tuple[int, int]]] = {}
+    for sensor_id, first, last in await cursor.fetchall():
+        gaps.setdefault(sensor_id, []).append((first, last))
+    new_max: list[tuple[int, int]] = []
+    changed_gaps: dict[int, list[tuple[int, int]]] = {}
+    for sensor_id in ids:
+        before = SequenceState(maxima.get(sensor_id), tuple(sorted(gaps.get(sensor_id, []))))
+        after = advance(before, per_sensor[sensor_id])
+        if after.max_sequence != before.max_sequence and after.max_sequence is not None:
+            new_max.append((sensor_id, after.max_sequence))
+        if after.gaps != before.gaps:
+            changed_gaps[sensor_id] = list(after.gaps)
+    if new_max:
+        await conn.execute(
+            "INSERT INTO noisefleet_store.sequences (sensor_id, max_sequence)"
+            " SELECT * FROM unnest(%s::int4[], %s::int8[])"
+            " ON CONFLICT (sensor_id) DO UPDATE SET max_sequence = EXCLUDED.max_sequence",
+            ([s for s, _ in new_max], [m for _, m in new_max]),
+        )
+    if changed_gaps:
+        await conn.execute(
+            "DELETE FROM noisefleet_store.sequence_gaps WHERE sensor_id = ANY(%s)",
+            (sorted(changed_gaps),),
+        )
+        flat = [(s, a, b) for s, spans in changed_gaps.items() for a, b in spans]
+        if flat:
+            await conn.execute(
+                "INSERT INTO noisefleet_store.sequence_gaps (sensor_id, first_missing,"
+                " last_missing) SELECT * FROM unnest(%s::int4[], %s::int8[], %s::int8[])",
+                ([f[0] for f in flat], [f[1] for f in flat], [f[2] for f in flat]),
+            )
+
+
+async def store_dead_letters(conn: AsyncConnection, dead: Sequence[Rejected]) -> None:
+    if not dead:
+        return
+    await conn.execute(
+        "INSERT INTO noisefleet_store.dead_letters (topic, reason, payload, payload_bytes)"
+        " SELECT * FROM unnest(%s::text[], %s::text[], %s::text[], %s::int4[])",
+        (
+            [d.topic for d in dead],
+            [d.reason for d in dead],
+            [d.payload for d in dead],
+            [d.payload_bytes for d in dead],
+        ),
+    )
+
+
+async def store_batch(
+    conn: AsyncConnection,
+    accepted: Sequence[Accepted],
+    dead: Sequence[Rejected],
+    sensors: SensorCache,
+    partitions: PartitionCache,
+) -> BatchResult:
+    """Store one batch (see the module docstring); the caller commits."""
+    result = BatchResult(dead_letters=len(dead))
+    await store_dead_letters(conn, dead)
+    if not accepted:
+        return result
+    keys = {(a.message.envelope.site, a.message.envelope.sensor) for a in accepted}
+    await sensors.resolve(conn, keys)
+    ids = sorted({sensors.ids[k] for k in keys})
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(%s, id)"
+        " FROM (SELECT id FROM unnest(%s::int4[]) AS id ORDER BY id) AS ordered",
+        (SENSOR_LOCK_SPACE, ids),
+    )
+    unique: dict[str, tuple[int, Accepted]] = {}
+    for a in accepted:
+        e = a.message.envelope
+        unique.setdefault(e.message_id, (sensors.ids[(e.site, e.sensor)], a))
+    entries = list(unique.values())
+    cursor = await conn.execute(
+        "INSERT INTO noisefleet_store.messages (message_id, sensor_id, kind, sequence, sent_at,"
+        " replayed) SELECT * FROM unnest(%s::uuid[], %s::int4[], %s::text[], %s::int8[],"
+        " %s::timestamptz[], %s::bool[]) ON CONFLICT DO NOTHING RETURNING message_id::text",
+        (
+            [a.message.envelope.message_id for _, a in entries],
+            [sid for sid, _ in entries],
+            [a.message.KIND for _, a in entries],
+            [a.message.envelope.sequence for _, a in entries],
+            [a.message.envelope.sent_at for _, a in entries],
+            [a.message.envelope.replayed for _, a in entries],
+        ),
+    )
+    fresh_ids = {row[0] for row in await cursor.fetchall()}
+    fresh = [(sid, a) for sid, a in entries if a.message.envelope.message_id in fresh_ids]
+    result.new_messages = len(fresh)
+    result.duplicate_messages = len(accepted) - len(fresh)
+    if not fresh:
+        return result
+    by_kind: dict[str, list[tuple[int, Accepted]]] = {}
+    for sid, a in fresh:
+        by_kind.setdefault(a.message.KIND, []).append((sid, a))
+    result.level_records, level_hours = await _store_levels(
+        conn, by_kind.get(LevelsMessage.KIND, []), partitions
+    )
+    result.events, event_hours = await _store_events(conn, by_kind.get(EventsMessage.KIND, []))
+    await _store_heartbeats(conn, by_kind.get(HeartbeatMessage.KIND, []))
+    result.came_online = await _store_status(conn, by_kind.get(StatusMessage.KIND, []))
+    await _store_sequences(conn, fresh)
+    last_seen: dict[int, datetime] = {}
+    for sid, a in fresh:
+        sent = a.message.envelope.sent_at
+        if sid not in last_seen or sent > last_seen[sid]:
+            last_seen[sid] = sent
+    await conn.execute(
+        "UPDATE noisefleet_store.sensors s SET last_seen = GREATEST(s.last_seen, u.at)"
+        " FROM unnest(%s::int4[], %s::timestamptz[]) AS u(sensor_id, at)"
+        " WHERE s.sensor_id = u.sensor_id",
+        (list(last_seen), list(last_seen.values())),
+    )
+    dirty = sorted(level_hours | event_hours)
+    if dirty:
+        await conn.execute(
+            "INSERT INTO noisefleet_store.dirty_hours (sensor_id, hour)"
+            " SELECT * FROM unnest(%s::int4[], %s::timestamptz[]) ON CONFLICT DO NOTHING",
+            ([d[0] for d in dirty], [d[1] for d in dirty]),
+        )
+    return result

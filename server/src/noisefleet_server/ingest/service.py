@@ -1,0 +1,247 @@
+"""The ingest worker: MQTT 5 shared subscription → classified batches → PostgreSQL, exactly once.
+
+Steps of ``run_ingest`` (one TaskGroup; SIGTERM/SIGINT only set ``stop``):
+1. connect to the broker with a persistent session and manual acknowledgements, subscribe to
+   ``$share/<group>/noisefleet/v1/+/+/<kind>`` for every data kind (N workers split the load;
+   while all are down the broker queues for their sessions);
+2. collect messages into a batch (at most ``batch_max_messages``, at most
+   ``batch_max_wait_s`` after its first message), classify them (accepted or dead letter);
+3. store the batch in one transaction (``db.ingest_sql.store_batch``); only after COMMIT
+   acknowledge every message of the batch to the broker, in order;
+4. database down: keep the batch, acknowledge nothing, retry with back-off (the broker keeps
+   the unacknowledged messages and sends no more than ``receive_maximum``); a batch the database
+   refuses for its content is retried message by message and the culprit dead-lettered;
+5. broker down: reconnect with back-off; unacknowledged messages are redelivered and dropped
+   as duplicates by the database;
+6. stop: read no more, commit and acknowledge the batch in hand, disconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import aiomqtt
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from noisefleet_core.contract.topics import DATA_KINDS, shared_subscription
+from noisefleet_server.config import ServerConfig
+from noisefleet_server.db.ingest_sql import (
+    BatchResult,
+    PartitionCache,
+    SensorCache,
+    store_batch,
+)
+from noisefleet_server.ingest.classify import Accepted, Rejected, classify
+from noisefleet_server.mqtt import ack, default_client_id, make_client
+from noisefleet_server.registry import resend_desired_settings
+
+log = logging.getLogger("noisefleet.ingest")
+
+
+@dataclass
+class IngestCounters:
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    level_records: int = 0
+    batches: int = 0
+    database_retries: int = 0
+    broker_reconnects: int = 0
+
+
+class Backoff:
+    """Exponential back-off with jitter, reset by a success."""
+
+    def __init__(self, first_s: float = 0.5, max_s: float = 30.0) -> None:
+        self.first_s, self.max_s, self.next_s = first_s, max_s, first_s
+
+    def delay(self) -> float:
+        value = self.next_s * (0.8 + 0.4 * random.random())
+        self.next_s = min(self.max_s, self.next_s * 2)
+        return value
+
+    def reset(self) -> None:
+        self.next_s = self.first_s
+
+
+class IngestWorker:
+    """One ingest worker (see the module docstring)."""
+
+    def __init__(
+        self, config: ServerConfig, pool: AsyncConnectionPool, *, timescale: bool
+    ) -> None:
+        self.config = config
+        self.pool = pool
+        self.sensors = SensorCache()
+        self.partitions = PartitionCache(timescale)
+        self.counters = IngestCounters()
+        self.connected = asyncio.Event()
+
+    def _classify(self, message: aiomqtt.Message, received_at: datetime) -> Accepted | Rejected:
+        payload = message.payload
+        data = payload if isinstance(payload, bytes) else str(payload).encode()
+        ingest = self.config.ingest
+        return classify(
+            str(message.topic),
+            data,
+            received_at,
+            max_payload_bytes=ingest.max_payload_bytes,
+            max_future_s=ingest.max_future_s,
+            keep_bytes=ingest.dead_letter_payload_bytes,
+        )
+
+    async def _commit(
+        self, accepted: Sequence[Accepted], dead: Sequence[Rejected]
+    ) -> BatchResult:
+        async with self.pool.connection() as conn, conn.transaction():
+            return await store_batch(conn, accepted, dead, self.sensors, self.partitions)
+
+    async def _commit_one_by_one(
+        self, accepted: Sequence[Accepted], dead: Sequence[Rejected], error: psycopg.Error
+    ) -> BatchResult:
+        """The database refused the batch for its content: find the culprit(s)."""
+        log.warning("database refused a batch (%s); storing it message by message", error)
+        total = BatchResult()
+        refused: list[Rejected] = list(dead)
+        for item in accepted:
+            try:
+                result = await self._commit([item], [])
+            except psycopg.OperationalError:
+                raise
+            except psycopg.Error as one:
+                self.sensors.ids.clear()  # a rolled-back registration must be looked up again
+                reason = " ".join(str(one).split())[:400]
+                e = item.message.envelope
+                refused.append(
+                    Rejected(
+                        f"noisefleet/v1/{e.site}/{e.sensor}/{item.message.KIND}",
+                        f"database refused the message: {reason}",
+                        "",
+                        0,
+                    )
+                )
+                continue
+            total.new_messages += result.new_messages
+            total.duplicate_messages += result.duplicate_messages
+            total.level_records += result.level_records
+            total.came_online += result.came_online
+        result = await self._commit([], refused)
+        total.dead_letters = result.dead_letters
+        return total
+
+    async def store(
+        self, batch: list[tuple[aiomqtt.Message, datetime]], stop: asyncio.Event
+    ) -> BatchResult | None:
+        """Store a batch, retrying while the database is down; None if stopped meanwhile."""
+        classified = [self._classify(m, at) for m, at in batch]
+        accepted = [c for c in classified if isinstance(c, Accepted)]
+        dead = [c for c in classified if isinstance(c, Rejected)]
+        backoff = Backoff(max_s=self.config.mqtt.reconnect_max_s)
+        while True:
+            try:
+                try:
+                    return await self._commit(accepted, dead)
+                except psycopg.OperationalError:
+                    raise
+                except psycopg.Error as error:
+                    self.sensors.ids.clear()
+                    return await self._commit_one_by_one(accepted, dead, error)
+            except (psycopg.OperationalError, PoolTimeout) as error:
+                self.sensors.ids.clear()
+                self.counters.database_retries += 1
+                delay = backoff.delay()
+                log.warning(
+                    "database unavailable (%s); %d message(s) kept unacknowledged, retry in %.1f s",
+                    " ".join(str(error).split())[:200],
+                    len(batch),
+                    delay,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+                if stop.is_set():
+                    return None
+
+    def _count(self, result: BatchResult, size: int) -> None:
+        c = self.counters
+        c.batches += 1
+        c.received += size
+        c.stored += result.new_messages
+        c.duplicates += result.duplicate_messages
+        c.dead_letters += result.dead_letters
+        c.level_records += result.level_records
+
+    async def _consume(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        ingest = self.config.ingest
+        messages = client.messages.__aiter__()
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.create_task(stop.wait())
+        try:
+            while not stop.is_set():
+                batch: list[tuple[aiomqtt.Message, datetime]] = []
+                deadline: float | None = None
+                while len(batch) < ingest.batch_max_messages and not stop.is_set():
+                    timeout = None if deadline is None else max(0.0, deadline - loop.time())
+                    if batch and len(messages) == 0 and timeout == 0.0:
+                        break
+                    getter = asyncio.ensure_future(messages.__anext__())
+                    done, _ = await asyncio.wait(
+                        {getter, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if getter not in done:
+                        getter.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                            await getter
+                        break
+                    message = getter.result()  # raises MqttError when disconnected
+                    batch.append((message, datetime.now(UTC)))
+                    if deadline is None:
+                        deadline = loop.time() + ingest.batch_max_wait_s
+                if not batch:
+                    continue
+                result = await self.store(batch, stop)
+                if result is None:
+                    return  # stopped while the database was down: the broker keeps them
+                for message, _ in batch:
+                    ack(client, message)
+                self._count(result, len(batch))
+                if result.came_online:
+                    await resend_desired_settings(self.pool, client, result.came_online)
+        finally:
+            stopping.cancel()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until ``stop`` is set, reconnecting to the broker as needed."""
+        settings = self.config.mqtt
+        client_id = settings.client_id or default_client_id()
+        backoff = Backoff(max_s=settings.reconnect_max_s)
+        while not stop.is_set():
+            try:
+                client = make_client(settings, client_id=client_id, persistent=True, manual_ack=True)
+                async with client:
+                    for kind in DATA_KINDS:
+                        await client.subscribe(shared_subscription(settings.share_group, kind), qos=1)
+                    log.info("ingest connected to the broker as %s", client_id)
+                    self.connected.set()
+                    backoff.reset()
+                    await self._consume(client, stop)
+            except aiomqtt.MqttError as error:
+                self.connected.clear()
+                self.counters.broker_reconnects += 1
+                delay = backoff.delay()
+                log.warning(
+                    "broker unavailable (%s); reconnecting in %.1f s",
+                    " ".join(str(error).split())[:200],
+                    delay,
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), delay)
+        self.connected.clear()
+
