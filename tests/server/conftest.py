@@ -66,9 +66,7 @@ class ServerProcess:
 
     def start(self) -> ServerProcess:
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [*SERVER, "run"], env=self.env, stdout=log, stderr=log
-            )
+            self.process = subprocess.Popen([*SERVER, "run"], env=self.env, stdout=log, stderr=log)
         process = self.process
 
         def connected() -> bool:

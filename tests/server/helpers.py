@@ -93,8 +93,13 @@ def levels_payload(
 
 
 def event_record(
-    event_id: str, label: str, start: datetime, duration_s: float, laeq_db: float = 70.0,
-    part: int = 1, final: bool = True,
+    event_id: str,
+    label: str,
+    start: datetime,
+    duration_s: float,
+    laeq_db: float = 70.0,
+    part: int = 1,
+    final: bool = True,
 ) -> dict[str, Any]:
     return {
         "kind": "event",
@@ -115,7 +120,11 @@ def event_record(
 
 
 def events_payload(
-    site: str, sensor: str, sequence: int, events: list[dict[str, Any]], phase: str = "end",
+    site: str,
+    sensor: str,
+    sequence: int,
+    events: list[dict[str, Any]],
+    phase: str = "end",
     **extra: Any,
 ) -> tuple[str, bytes]:
     data = envelope(site, sensor, sequence, "events", phase=phase, events=events, **extra)

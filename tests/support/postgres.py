@@ -92,11 +92,11 @@ class Postgres:
         with (self.data / "postgresql.conf").open("a") as conf:
             conf.write("\n".join(settings) + "\n")
 
-    def _run(self, tool: str, *args: str) -> None:
+    def _run(self, tool: str, *args: str, check: bool = True) -> None:
         command = [str(self.bin / tool), *args]
         if self._as_postgres:
             command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, capture_output=True, cwd=self.workdir)
+        subprocess.run(command, check=check, capture_output=True, cwd=self.workdir)
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@{self.host}:{self.port}/{database}"
@@ -113,8 +113,9 @@ class Postgres:
                     raise
                 time.sleep(0.05)
 
-    def stop(self) -> None:
-        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+    def stop(self, check: bool = True) -> None:
+        """Stop fast; ``check=False`` tolerates a server that is already down."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=check)
 
     def cleanup(self) -> None:
         """Remove the cluster's files (after ``stop``)."""

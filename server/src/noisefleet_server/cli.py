@@ -251,7 +251,9 @@ async def _sensors(config: ServerConfig, args: argparse.Namespace) -> int:
 
     await _with_db(config, record)
     model = f", model {report.model.name}" if report.model else ""
-    print(f"{args.site}/{args.sensor}: accepted; settings {json.dumps(dict(report.settings))}{model}")
+    print(
+        f"{args.site}/{args.sensor}: accepted; settings {json.dumps(dict(report.settings))}{model}"
+    )
     return 0
 
 

@@ -226,7 +226,9 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     for name in _SECTIONS:
         if not isinstance(data.get(name, {}), dict):
             raise ConfigError(f"[{name}]: must be a table")
-    sections = {name: _section(name, cls, data.get(name, {}), env) for name, cls in _SECTIONS.items()}
+    sections = {
+        name: _section(name, cls, data.get(name, {}), env) for name, cls in _SECTIONS.items()
+    }
     log_level = env.get(f"{ENV_PREFIX}LOG_LEVEL", data.get("log_level", "info"))
     if not isinstance(log_level, str):
         raise ConfigError("log_level: expected a string")
@@ -243,7 +245,8 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     if config.mqtt.password_file:
         secret = _read_secret("mqtt.password_file", config.mqtt.password_file, base)
         config = dataclasses.replace(
-            config, mqtt=dataclasses.replace(config.mqtt, url=_with_password(config.mqtt.url, secret))
+            config,
+            mqtt=dataclasses.replace(config.mqtt, url=_with_password(config.mqtt.url, secret)),
         )
     for key in ("ca_file", "cert_file", "key_file"):
         value = getattr(config.mqtt, key)

@@ -230,8 +230,6 @@ async def resend_desired_settings(
         rows = await cursor.fetchall()
     for site, sensor, desired in rows:
         command = set_command(desired)
-        await client.publish(
-            command_topic(site, sensor, command), encode_command(command), qos=1
-        )
+        await client.publish(command_topic(site, sensor, command), encode_command(command), qos=1)
         log.info("re-sent desired settings to %s/%s (%s)", site, sensor, ", ".join(desired))
     return len(rows)

@@ -75,9 +75,7 @@ def aggregate(parts: Iterable[Part], bucket_s: float) -> Aggregate:
     laeq = 10.0 * math.log10(energy / measured) if measured > 0 and energy > 0 else None
     p10, p50, p90 = histogram.percentiles()
     attributed = sum(label_energy.values())
-    shares = (
-        {k: v / attributed for k, v in sorted(label_energy.items())} if attributed > 0 else {}
-    )
+    shares = {k: v / attributed for k, v in sorted(label_energy.items())} if attributed > 0 else {}
     has_hist = histogram.width is not None and histogram.counts.size > 0
     return Aggregate(
         energy=energy,

@@ -68,7 +68,9 @@ async def _loop(name: str, interval_s: float, stop: asyncio.Event, body) -> None
             await asyncio.wait_for(stop.wait(), interval_s)
 
 
-async def serve(config: ServerConfig, stop: asyncio.Event, ready: asyncio.Event | None = None) -> None:
+async def serve(
+    config: ServerConfig, stop: asyncio.Event, ready: asyncio.Event | None = None
+) -> None:
     """Run until ``stop`` is set (see the module docstring)."""
     async with make_pool(config) as pool:
         backoff = Backoff(max_s=config.mqtt.reconnect_max_s)
@@ -78,7 +80,11 @@ async def serve(config: ServerConfig, stop: asyncio.Event, ready: asyncio.Event 
                 break
             except (psycopg.OperationalError, PoolTimeout) as error:
                 delay = backoff.delay()
-                log.warning("database unavailable (%s); retry in %.1f s", " ".join(str(error).split())[:200], delay)
+                log.warning(
+                    "database unavailable (%s); retry in %.1f s",
+                    " ".join(str(error).split())[:200],
+                    delay,
+                )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
                 if stop.is_set():
@@ -121,7 +127,10 @@ async def serve(config: ServerConfig, stop: asyncio.Event, ready: asyncio.Event 
         c = worker.counters
         log.info(
             "stopped: %d message(s) received, %d stored, %d duplicate(s), %d dead letter(s)",
-            c.received, c.stored, c.duplicates, c.dead_letters,
+            c.received,
+            c.stored,
+            c.duplicates,
+            c.dead_letters,
         )
 
 

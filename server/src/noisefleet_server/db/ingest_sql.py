@@ -174,9 +174,9 @@ async def ensure_month_partition(conn: AsyncConnection, month: date) -> None:
         )
         # Compress the record arrays inline (lz4) as soon as a row passes 128 bytes.
         await conn.execute(
-            psycopg.sql.SQL("ALTER TABLE noisefleet_store.{} SET (toast_tuple_target = 128)").format(
-                psycopg.sql.Identifier(name)
-            )
+            psycopg.sql.SQL(
+                "ALTER TABLE noisefleet_store.{} SET (toast_tuple_target = 128)"
+            ).format(psycopg.sql.Identifier(name))
         )
 
 
@@ -324,15 +324,15 @@ async def _store_events(
         hours.add((sensor_id, hour_of(e.start)))
     columns = list(zip(*rows, strict=True))
     await conn.execute(
-        "INSERT INTO noisefleet_store.events (event_id, sensor_id, label, start, \"end\","
+        'INSERT INTO noisefleet_store.events (event_id, sensor_id, label, start, "end",'
         " laeq_db, lafmax_db, lae_db, confidence_peak, confidence_mean, runner_up, part, final,"
         " phase, rank)"
         " SELECT * FROM unnest(%s::text[], %s::int4[], %s::text[], %s::timestamptz[],"
         " %s::timestamptz[], %s::float8[], %s::float8[], %s::float8[], %s::float8[],"
         " %s::float8[], %s::jsonb[], %s::int4[], %s::bool[], %s::text[], %s::int4[])"
         " ON CONFLICT (event_id) DO UPDATE SET label = EXCLUDED.label,"
-        " start = LEAST(events.start, EXCLUDED.start), \"end\" = GREATEST(events.\"end\","
-        " EXCLUDED.\"end\"), laeq_db = EXCLUDED.laeq_db, lafmax_db = EXCLUDED.lafmax_db,"
+        ' start = LEAST(events.start, EXCLUDED.start), "end" = GREATEST(events."end",'
+        ' EXCLUDED."end"), laeq_db = EXCLUDED.laeq_db, lafmax_db = EXCLUDED.lafmax_db,'
         " lae_db = EXCLUDED.lae_db, confidence_peak = EXCLUDED.confidence_peak,"
         " confidence_mean = EXCLUDED.confidence_mean, runner_up = EXCLUDED.runner_up,"
         " part = EXCLUDED.part, final = EXCLUDED.final, phase = EXCLUDED.phase,"
@@ -391,8 +391,16 @@ async def _store_heartbeats(conn: AsyncConnection, items: list[tuple[int, Accept
         " calibration_offset_db, calibration_date) ORDER BY sensor_id, sent_at DESC) h"
         " WHERE s.sensor_id = h.sensor_id"
         " AND (s.heartbeat_at IS NULL OR s.heartbeat_at < h.sent_at)",
-        [columns[0], columns[1], columns[6], columns[10], columns[11], columns[12], columns[13],
-         columns[14]],
+        [
+            columns[0],
+            columns[1],
+            columns[6],
+            columns[10],
+            columns[11],
+            columns[12],
+            columns[13],
+            columns[14],
+        ],
     )
 
 

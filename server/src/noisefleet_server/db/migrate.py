@@ -77,8 +77,7 @@ def migrate(conn: psycopg.Connection) -> MigrationReport:
             " timescale boolean NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
         )
         done = {
-            row[0]
-            for row in conn.execute("SELECT version FROM noisefleet_store.schema_migrations")
+            row[0] for row in conn.execute("SELECT version FROM noisefleet_store.schema_migrations")
         }
         timescale = timescale_available(conn)
         applied = []

@@ -150,9 +150,7 @@ async def recompute_hour(conn: AsyncConnection, sensor_id: int, hour: datetime) 
         )
 
 
-async def recompute_day(
-    conn: AsyncConnection, sensor_id: int, day: date, zone: ZoneInfo
-) -> None:
+async def recompute_day(conn: AsyncConnection, sensor_id: int, day: date, zone: ZoneInfo) -> None:
     start = _local_midnight(day, zone)
     end = _local_midnight(day + timedelta(days=1), zone)
     if _whole_hour_offsets(start, end, zone):

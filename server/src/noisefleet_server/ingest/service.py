@@ -75,9 +75,7 @@ class Backoff:
 class IngestWorker:
     """One ingest worker (see the module docstring)."""
 
-    def __init__(
-        self, config: ServerConfig, pool: AsyncConnectionPool, *, timescale: bool
-    ) -> None:
+    def __init__(self, config: ServerConfig, pool: AsyncConnectionPool, *, timescale: bool) -> None:
         self.config = config
         self.pool = pool
         self.sensors = SensorCache()
@@ -98,9 +96,7 @@ class IngestWorker:
             keep_bytes=ingest.dead_letter_payload_bytes,
         )
 
-    async def _commit(
-        self, accepted: Sequence[Accepted], dead: Sequence[Rejected]
-    ) -> BatchResult:
+    async def _commit(self, accepted: Sequence[Accepted], dead: Sequence[Rejected]) -> BatchResult:
         async with self.pool.connection() as conn, conn.transaction():
             return await store_batch(conn, accepted, dead, self.sensors, self.partitions)
 
@@ -224,10 +220,14 @@ class IngestWorker:
         backoff = Backoff(max_s=settings.reconnect_max_s)
         while not stop.is_set():
             try:
-                client = make_client(settings, client_id=client_id, persistent=True, manual_ack=True)
+                client = make_client(
+                    settings, client_id=client_id, persistent=True, manual_ack=True
+                )
                 async with client:
                     for kind in DATA_KINDS:
-                        await client.subscribe(shared_subscription(settings.share_group, kind), qos=1)
+                        await client.subscribe(
+                            shared_subscription(settings.share_group, kind), qos=1
+                        )
                     log.info("ingest connected to the broker as %s", client_id)
                     self.connected.set()
                     backoff.reset()
@@ -244,4 +244,3 @@ class IngestWorker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), delay)
         self.connected.clear()
-
