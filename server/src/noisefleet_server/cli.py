@@ -14,10 +14,16 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import aiomqtt
 import psycopg
 
+from noisefleet_server import registry
+from noisefleet_server.commands import model_commands, send_and_wait
 from noisefleet_server.config import ServerConfig, broker_address, load_config, redacted_url
+from noisefleet_server.db.migrate import migrate
 from noisefleet_server.errors import ServerError
+from noisefleet_server.mqtt import make_client
+from noisefleet_server.service import run
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -91,7 +97,7 @@ async def _with_db(config: ServerConfig, action):  # type: ignore[no-untyped-def
         async with await psycopg.AsyncConnection.connect(
             config.database.url,
             autocommit=True,
-            connect_timeout=config.database.connect_timeout_s,
+            connect_timeout=round(config.database.connect_timeout_s),
         ) as conn:
             return await action(conn)
     except psycopg.OperationalError as error:
@@ -110,13 +116,12 @@ async def _migrate(config: ServerConfig) -> int:
 
 
 def _migrate_sync(config: ServerConfig):  # type: ignore[no-untyped-def]
-    from noisefleet_server.db.migrate import migrate
 
     try:
         with psycopg.connect(
             config.database.url,
             autocommit=True,
-            connect_timeout=config.database.connect_timeout_s,
+            connect_timeout=round(config.database.connect_timeout_s),
         ) as conn:
             return migrate(conn)
     except psycopg.OperationalError as error:
@@ -126,7 +131,6 @@ def _migrate_sync(config: ServerConfig):  # type: ignore[no-untyped-def]
 
 
 async def _check(config: ServerConfig) -> int:
-    from noisefleet_server.mqtt import make_client
 
     ok = True
     print(f"config: ok (database {redacted_url(config.database.url)})")
@@ -148,8 +152,6 @@ async def _check(config: ServerConfig) -> int:
         ok = False
     address = broker_address(config.mqtt)
     try:
-        import aiomqtt
-
         async with make_client(
             config.mqtt, client_id="noisefleet-check", persistent=False, manual_ack=False
         ):
@@ -162,7 +164,6 @@ async def _check(config: ServerConfig) -> int:
 
 
 async def _sites(config: ServerConfig, args: argparse.Namespace) -> int:
-    from noisefleet_server import registry
 
     if args.verb == "add":
         limits = _limits(args.limit)
@@ -188,14 +189,12 @@ async def _sites(config: ServerConfig, args: argparse.Namespace) -> int:
         return await registry.list_sites(conn)
 
     for site in await _with_db(config, listing):
-        limits = " ".join(f"{k}={v:g}" for k, v in site.limits.items()) or "-"
-        print(f"{site.site}\t{site.kind}\t{site.timezone}\t{site.name or '-'}\tlimits {limits}")
+        shown = " ".join(f"{k}={v:g}" for k, v in site.limits.items()) or "-"
+        print(f"{site.site}\t{site.kind}\t{site.timezone}\t{site.name or '-'}\tlimits {shown}")
     return 0
 
 
 async def _sensors(config: ServerConfig, args: argparse.Namespace) -> int:
-    from noisefleet_server import registry
-    from noisefleet_server.commands import model_commands, send_and_wait
 
     if args.verb == "list":
 
@@ -267,8 +266,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         if args.command == "run":
-            from noisefleet_server.service import run
-
             return run(config)
         if args.command == "migrate":
             return asyncio.run(_migrate(config))

@@ -251,9 +251,8 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     for key in ("ca_file", "cert_file", "key_file"):
         value = getattr(config.mqtt, key)
         if value and not Path(value).is_absolute() and base is not None:
-            config = dataclasses.replace(
-                config, mqtt=dataclasses.replace(config.mqtt, **{key: str(base / value)})
-            )
+            changes: dict[str, Any] = {key: str(base / value)}
+            config = dataclasses.replace(config, mqtt=dataclasses.replace(config.mqtt, **changes))
         if getattr(config.mqtt, key) and not Path(getattr(config.mqtt, key)).is_file():
             raise ConfigError(f"mqtt.{key}: {getattr(config.mqtt, key)} does not exist")
     return config

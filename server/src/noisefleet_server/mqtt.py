@@ -40,7 +40,7 @@ def make_client(
 ) -> aiomqtt.Client:
     """An aiomqtt client (not yet connected: use it in ``async with``)."""
     address = broker_address(settings)
-    properties = Properties(PacketTypes.CONNECT)
+    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     properties.SessionExpiryInterval = settings.session_expiry_s if persistent else 0
     properties.ReceiveMaximum = settings.receive_maximum
     properties.MaximumPacketSize = MAX_PACKET_BYTES
@@ -51,7 +51,7 @@ def make_client(
         password=address.password,
         identifier=client_id,
         protocol=aiomqtt.ProtocolVersion.V5,
-        clean_start=False if persistent else True,
+        clean_start=not persistent,
         keepalive=settings.keepalive_s,
         properties=properties,
         tls_context=tls_context(settings) if address.tls else None,

@@ -39,7 +39,7 @@ def make_pool(config: ServerConfig, *, open_now: bool = False) -> AsyncConnectio
         kwargs={"autocommit": True, "connect_timeout": config.database.connect_timeout_s},
         open=open_now,
         timeout=config.database.connect_timeout_s,
-        reconnect_timeout=0,  # keep trying: the services back off themselves
+        reconnect_timeout=0,  # a failed reconnect is dropped at once: services retry with back-off
     )
 
 

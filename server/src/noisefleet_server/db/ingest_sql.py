@@ -446,7 +446,7 @@ async def _store_sequences(conn: AsyncConnection, items: list[tuple[int, Accepte
         "SELECT sensor_id, max_sequence FROM noisefleet_store.sequences WHERE sensor_id = ANY(%s)",
         (ids,),
     )
-    maxima = dict(await cursor.fetchall())
+    maxima: dict[int, int] = {row[0]: row[1] for row in await cursor.fetchall()}
     cursor = await conn.execute(
         "SELECT sensor_id, first_missing, last_missing FROM noisefleet_store.sequence_gaps"
         " WHERE sensor_id = ANY(%s)",

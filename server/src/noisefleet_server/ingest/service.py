@@ -176,7 +176,7 @@ class IngestWorker:
 
     async def _consume(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
         ingest = self.config.ingest
-        messages = client.messages.__aiter__()
+        messages = client.messages
         loop = asyncio.get_running_loop()
         stopping = asyncio.create_task(stop.wait())
         try:
