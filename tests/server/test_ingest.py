@@ -233,3 +233,19 @@ def test_broker_restart_then_traffic_resumes(
         timeout_s=60,
         what="the message after the broker restart",
     )
+
+
+def test_a_worker_that_leaves_ends_its_share_and_the_others_get_everything(
+    start_server: Callable[..., ServerProcess], publisher: Publisher, db: psycopg.Connection
+) -> None:
+    staying = start_server("worker-1")
+    leaving = start_server("worker-2", NOISEFLEET_MQTT_LEAVE_ON_STOP="true")
+    publisher.publish_many([_minute_batch("park", "s01", n + 1, n) for n in range(20)])
+    assert leaving.stop() == 0
+    assert "session worker-2 ended" in leaving.log()
+    publisher.publish_many([_minute_batch("park", "s01", n + 1, n) for n in range(20, 60)])
+    wait_for(
+        lambda: _count(db, "SELECT count(*) FROM noisefleet_store.messages") == 60,
+        what="all 60 messages with one worker left",
+    )
+    assert staying.stop() == 0

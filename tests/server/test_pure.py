@@ -7,6 +7,7 @@ import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,7 +16,12 @@ from noisefleet_core.contract.records import level_record as typed_level
 from noisefleet_server.config import broker_address, load_config, redacted_url
 from noisefleet_server.errors import ConfigError
 from noisefleet_server.ingest.classify import Accepted, Rejected, classify, payload_text
-from noisefleet_server.ingest.minutes import HistogramSum, merge_minute
+from noisefleet_server.ingest.minutes import (
+    HistogramSum,
+    decode_levels,
+    encode_levels,
+    merge_minute,
+)
 from noisefleet_server.ingest.sequences import SequenceState, advance
 from noisefleet_server.rollup_math import Part, aggregate
 from tests.server.helpers import level_record, levels_payload
@@ -37,8 +43,8 @@ def test_a_minute_row_keeps_energy_sums_and_ignores_duplicates() -> None:
     assert merge_minute(row, 1, T0, records[:2]) is None  # all duplicates: nothing new
     row = merge_minute(row, 1, T0, [records[2], records[0]])
     assert row is not None
-    assert row.offsets_ms == [0, 1000, 2000]
-    assert row.levels["laeq"] == [5000, 6000, 7000]
+    assert row.offsets_ms.tolist() == [0, 1000, 2000]
+    assert (row.levels[0].astype(int) - 32768).tolist() == [5000, 6000, 7000]
     expected = 10 * math.log10((10**5 + 10**6 + 10**7) / 3)
     assert row.laeq_db == pytest.approx(expected, abs=0.005)
     assert row.lafmax_db == 72.0
@@ -50,7 +56,27 @@ def test_records_merge_in_start_order_whatever_the_arrival_order() -> None:
     row = merge_minute(None, 1, T0, [records[3], records[1]])
     row = merge_minute(row, 1, T0, [records[0], records[2]])
     assert row is not None
-    assert row.levels["laeq"] == [4000, 4100, 4200, 4300]
+    assert (row.levels[0].astype(int) - 32768).tolist() == [4000, 4100, 4200, 4300]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.one_of(st.none(), st.integers(-32767, 32767)), min_size=8, max_size=8),
+        min_size=1,
+        max_size=61,
+    ),
+    st.integers(0, 3000),
+)
+def test_levels_encode_and_decode_exactly(rows: list[list[int | None]], spread: int) -> None:
+    """Nibble-coded and whole high bytes, nulls, any count of records."""
+    values = np.array(
+        [[0 if v is None else (v % (spread + 1)) + 4000 + 32768 for v in r] for r in rows],
+        dtype=np.uint16,
+    ).T
+    if spread > 1000:  # also full-range values
+        values[0] = np.array([0 if r[0] is None else r[0] + 32768 for r in rows], dtype=np.uint16)
+    assert np.array_equal(decode_levels(encode_levels(values), values.shape[1]), values)
 
 
 def test_histograms_of_different_widths_are_rebinned_to_the_coarser() -> None:
@@ -70,7 +96,7 @@ def test_sequences_open_gaps_and_replays_fill_them(arrivals: list[int]) -> None:
     seen = set(arrivals)
     first = arrivals[0]
     highest = max(seen)
-    missing = {s for s in range(min(first, min(seen)), highest + 1) if s not in seen}
+    missing = {s for s in range(min(seen), highest + 1) if s not in seen}
     gap_members = {s for a, b in state.gaps for s in range(a, b + 1)}
     assert state.max_sequence == highest
     # Below the first number seen nothing is a gap; above it, exactly the missing ones.

@@ -61,6 +61,9 @@ class MqttSettings:
     keepalive_s: int = 30
     reconnect_max_s: float = 30.0
     """Back-off ceiling between reconnect attempts."""
+    leave_on_stop: bool = False
+    """On stop, unsubscribe, store what is in flight and end the session. For scaling down: a
+    broker keeps sending an absent worker's share of a shared subscription to its session."""
 
 
 @dataclass(frozen=True)

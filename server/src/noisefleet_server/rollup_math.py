@@ -13,6 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+import numpy as np
+import numpy.typing as npt
+
 from noisefleet_core.acoustics.combine import DenDay, DenPeriods, LevelInterval, den_levels
 from noisefleet_server.ingest.minutes import HistogramSum
 
@@ -28,7 +31,7 @@ class Part:
     lcpeak_db: float | None
     hist_width: float | None
     hist_first: int | None
-    hist_counts: Sequence[int] | None
+    hist_counts: Sequence[int] | npt.NDArray[np.int64] | None
     shares: dict[str, float] = field(default_factory=dict)
     """Energy per label (minutes) or share per label (hours are not re-used for shares)."""
 
@@ -68,7 +71,12 @@ def aggregate(parts: Iterable[Part], bucket_s: float) -> Aggregate:
             lafmax = part.lafmax_db if lafmax is None else max(lafmax, part.lafmax_db)
         if part.lcpeak_db is not None:
             lcpeak = part.lcpeak_db if lcpeak is None else max(lcpeak, part.lcpeak_db)
-        if part.hist_counts and part.hist_width is not None and part.hist_first is not None:
+        if (
+            part.hist_counts is not None
+            and len(part.hist_counts)
+            and part.hist_width is not None
+            and part.hist_first is not None
+        ):
             histogram.add(part.hist_width, part.hist_first, part.hist_counts)
         for label, value in part.shares.items():
             label_energy[label] = label_energy.get(label, 0.0) + value

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from noisefleet_core.contract.levels import parse_timestamp
-
 
 @dataclass(frozen=True, slots=True)
 class Histogram:
@@ -82,40 +80,43 @@ class EventRecordIn:
 
 
 def _number(value: Any) -> float | None:
-    return None if value is None else float(value)
+    return value if value is None or type(value) is float else float(value)
+
+
+def _time(text: str) -> datetime:
+    """A checked UTC timestamp (``...Z``): ``fromisoformat`` reads it as aware UTC."""
+    return datetime.fromisoformat(text)
 
 
 def level_record(wire: dict[str, Any]) -> LevelRecordIn:
-    """The typed form of a checked level record."""
+    """The typed form of a checked level record (positional: this runs for every record)."""
     hist = wire["laf_histogram"]
-    shares = wire.get("energy_shares") or {}
+    shares = wire.get("energy_shares")
     return LevelRecordIn(
-        start=parse_timestamp(wire["start"]),
-        end=parse_timestamp(wire["end"]),
-        duration_s=float(wire["duration_s"]),
-        laeq_db=_number(wire["laeq_db"]),
-        lceq_db=_number(wire["lceq_db"]),
-        lzeq_db=_number(wire["lzeq_db"]),
-        lafmax_db=_number(wire["lafmax_db"]),
-        lafmin_db=_number(wire["lafmin_db"]),
-        lasmax_db=_number(wire["lasmax_db"]),
-        lae_db=_number(wire["lae_db"]),
-        lcpeak_db=_number(wire["lcpeak_db"]),
-        laf10_db=_number(wire["laf10_db"]),
-        laf50_db=_number(wire["laf50_db"]),
-        laf90_db=_number(wire["laf90_db"]),
-        histogram=Histogram(
-            float(hist["bin_width_db"]), int(hist["first_bin"]), tuple(hist["counts"])
-        ),
-        coverage=float(wire["coverage"]),
-        clipped_samples=int(wire["clipped_samples"]),
-        invalid_samples=int(wire["invalid_samples"]),
-        calibrated=bool(wire["calibrated"]),
-        calibration_offset_db=_number(wire["calibration_offset_db"]),
-        sample_rate_hz=int(wire["sample_rate_hz"]),
-        energy_shares=tuple((str(k), float(v)) for k, v in shares.items()),
-        source=wire.get("source"),
-        channel=wire.get("channel"),
+        _time(wire["start"]),
+        _time(wire["end"]),
+        float(wire["duration_s"]),
+        _number(wire["laeq_db"]),
+        _number(wire["lceq_db"]),
+        _number(wire["lzeq_db"]),
+        _number(wire["lafmax_db"]),
+        _number(wire["lafmin_db"]),
+        _number(wire["lasmax_db"]),
+        _number(wire["lae_db"]),
+        _number(wire["lcpeak_db"]),
+        _number(wire["laf10_db"]),
+        _number(wire["laf50_db"]),
+        _number(wire["laf90_db"]),
+        Histogram(float(hist["bin_width_db"]), hist["first_bin"], tuple(hist["counts"])),
+        float(wire["coverage"]),
+        wire["clipped_samples"],
+        wire["invalid_samples"],
+        wire["calibrated"],
+        _number(wire["calibration_offset_db"]),
+        wire["sample_rate_hz"],
+        tuple((k, float(v)) for k, v in shares.items()) if shares else (),
+        wire.get("source"),
+        wire.get("channel"),
     )
 
 
@@ -124,8 +125,8 @@ def event_record(wire: dict[str, Any]) -> EventRecordIn:
     return EventRecordIn(
         event_id=wire["event_id"],
         label=wire["label"],
-        start=parse_timestamp(wire["start"]),
-        end=parse_timestamp(wire["end"]),
+        start=_time(wire["start"]),
+        end=_time(wire["end"]),
         duration_s=float(wire["duration_s"]),
         confidence_peak=_number(wire["confidence_peak"]),
         confidence_mean=_number(wire["confidence_mean"]),

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import psycopg
 from psycopg import AsyncConnection
 
@@ -32,9 +33,12 @@ from noisefleet_core.contract.messages import (
 from noisefleet_core.contract.records import EventRecordIn
 from noisefleet_server.ingest.classify import Accepted, Rejected
 from noisefleet_server.ingest.minutes import (
-    LEVEL_ARRAYS,
     HistogramSum,
     MinuteRow,
+    decode_histogram,
+    decode_levels,
+    encode_histogram,
+    encode_levels,
     group_by_minute,
     hour_of,
     merge_minute,
@@ -46,22 +50,25 @@ SENSOR_LOCK_SPACE = 0x4E46  # advisory lock namespace of per-sensor ingest locks
 MINUTE_COLUMNS = (
     "sensor_id",
     "minute",
+    "record_count",
     "offsets_ms",
+    "duration_ms",
     "durations_ms",
-    *LEVEL_ARRAYS,
+    "levels",
     "coverage",
     "calibrated",
+    "calibrated_each",
     "energy",
     "measured_s",
-    "laeq_db",
-    "lafmax_db",
-    "lcpeak_db",
-    "laf10_db",
-    "laf50_db",
-    "laf90_db",
+    "laeq_cdb",
+    "lafmax_cdb",
+    "lcpeak_cdb",
+    "laf10_cdb",
+    "laf50_cdb",
+    "laf90_cdb",
     "hist_width",
     "hist_first",
-    "hist_counts",
+    "hist",
     "share_labels",
     "share_energy",
     "clipped_samples",
@@ -70,26 +77,24 @@ MINUTE_COLUMNS = (
 MINUTE_TYPES = (
     "int4",
     "timestamptz",
+    "int2",
     "int4[]",
+    "int4",
     "int4[]",
-    *(["int2[]"] * len(LEVEL_ARRAYS)),
+    "bytea",
     "int2[]",
+    "bool",
     "bool[]",
     "float8",
     "float8",
-    "float8",
-    "float8",
-    "float8",
-    "float8",
-    "float8",
-    "float8",
-    "float8",
+    *(["int2"] * 6),
+    "float4",
     "int4",
-    "int4[]",
+    "bytea",
     "text[]",
-    "float8[]",
-    "int8",
-    "int8",
+    "float4[]",
+    "int4",
+    "int4",
 )
 _COLUMN_LIST = ", ".join(MINUTE_COLUMNS)
 _UPDATE_LIST = ", ".join(f"{c} = EXCLUDED.{c}" for c in MINUTE_COLUMNS[2:])
@@ -172,31 +177,54 @@ async def ensure_month_partition(conn: AsyncConnection, month: date) -> None:
                 psycopg.sql.Literal(f"{following.isoformat()} 00:00:00+00"),
             )
         )
-        # Compress the record arrays inline (lz4) as soon as a row passes 128 bytes.
-        await conn.execute(
-            psycopg.sql.SQL(
-                "ALTER TABLE noisefleet_store.{} SET (toast_tuple_target = 128)"
-            ).format(psycopg.sql.Identifier(name))
-        )
+
+
+def _centi(value: float | None) -> int | None:
+    return None if value is None else max(-32767, min(32767, round(value * 100)))
+
+
+def _from_centi(value: int | None) -> float | None:
+    return None if value is None else value / 100
 
 
 def _row_from_db(values: Sequence[object]) -> MinuteRow:
     data: dict[str, Any] = dict(zip(MINUTE_COLUMNS, values, strict=True))
+    count = int(data["record_count"])
+    if data["durations_ms"] is None:
+        durations = np.full(count, data["duration_ms"], dtype=np.int64)
+    else:
+        durations = np.asarray(data["durations_ms"], dtype=np.int64)
+    if data["offsets_ms"] is None:
+        offsets = np.arange(count, dtype=np.int64) * int(data["duration_ms"])
+    else:
+        offsets = np.asarray(data["offsets_ms"], dtype=np.int64)
+    coverage = (
+        np.full(count, 10000, dtype=np.int64)
+        if data["coverage"] is None
+        else np.asarray(data["coverage"], dtype=np.int64)
+    )
+    calibrated = (
+        np.full(count, bool(data["calibrated"]))
+        if data["calibrated_each"] is None
+        else np.asarray(data["calibrated_each"], dtype=bool)
+    )
     histogram = HistogramSum()
-    if data["hist_counts"]:
-        histogram.add(float(data["hist_width"]), int(data["hist_first"]), data["hist_counts"])
+    if data["hist"] is not None:
+        histogram.add(
+            float(data["hist_width"]), int(data["hist_first"]), decode_histogram(data["hist"])
+        )
     return MinuteRow(
         sensor_id=data["sensor_id"],
         minute=data["minute"],
-        offsets_ms=list(data["offsets_ms"]),
-        durations_ms=list(data["durations_ms"]),
-        levels={name: list(data[name]) for name in LEVEL_ARRAYS},
-        coverage=list(data["coverage"]),
-        calibrated=list(data["calibrated"]),
+        offsets_ms=offsets,
+        durations_ms=durations,
+        levels=decode_levels(bytes(data["levels"]), count),
+        coverage=coverage,
+        calibrated=calibrated,
         energy=float(data["energy"]),
         measured_s=float(data["measured_s"]),
-        lafmax_db=data["lafmax_db"],
-        lcpeak_db=data["lcpeak_db"],
+        lafmax_db=_from_centi(data["lafmax_cdb"]),
+        lcpeak_db=_from_centi(data["lcpeak_cdb"]),
         histogram=histogram,
         share_energy=dict(zip(data["share_labels"], data["share_energy"], strict=True)),
         clipped_samples=int(data["clipped_samples"]),
@@ -205,28 +233,37 @@ def _row_from_db(values: Sequence[object]) -> MinuteRow:
 
 
 def _row_to_db(row: MinuteRow) -> tuple[object, ...]:
+    """The stored form; what is the same for every record is stored once."""
     p10, p50, p90 = row.percentiles()
     labels = sorted(row.share_energy)
     hist = row.histogram
+    has_hist = hist.width is not None and hist.counts.size > 0
+    uniform_duration = bool(row.count) and bool(np.all(row.durations_ms == row.durations_ms[0]))
+    regular = uniform_duration and row.regular_offsets()
+    uniform_calibrated = bool(np.all(row.calibrated == row.calibrated[0]))
+    full_coverage = bool(np.all(row.coverage == 10000))
     return (
         row.sensor_id,
         row.minute,
-        row.offsets_ms,
-        row.durations_ms,
-        *(row.levels[name] for name in LEVEL_ARRAYS),
-        row.coverage,
-        row.calibrated,
+        row.count,
+        None if regular else row.offsets_ms.tolist(),
+        int(row.durations_ms[0]) if uniform_duration else None,
+        None if uniform_duration else row.durations_ms.tolist(),
+        encode_levels(row.levels),
+        None if full_coverage else row.coverage.tolist(),
+        bool(row.calibrated[0]) if uniform_calibrated else None,
+        None if uniform_calibrated else row.calibrated.tolist(),
         row.energy,
         row.measured_s,
-        row.laeq_db,
-        row.lafmax_db,
-        row.lcpeak_db,
-        p10,
-        p50,
-        p90,
-        hist.width,
-        hist.first if hist.width is not None else None,
-        [int(c) for c in hist.counts] if hist.width is not None else None,
+        _centi(row.laeq_db),
+        _centi(row.lafmax_db),
+        _centi(row.lcpeak_db),
+        _centi(p10),
+        _centi(p50),
+        _centi(p90),
+        hist.width if has_hist else None,
+        hist.first if has_hist else None,
+        encode_histogram(hist.counts) if has_hist else None,
         labels,
         [row.share_energy[k] for k in labels],
         row.clipped_samples,
@@ -256,11 +293,11 @@ async def _store_levels(
     added = 0
     for key in keys:
         before = existing.get(key)
-        count_before = len(before.offsets_ms) if before else 0
+        count_before = before.count if before else 0
         merged = merge_minute(before, key[0], key[1], groups[key])
         if merged is not None:
             changed.append(merged)
-            added += len(merged.offsets_ms) - count_before
+            added += merged.count - count_before
     if not changed:
         return 0, set()
     await conn.execute(

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 from psycopg import AsyncConnection
 
 from noisefleet_core.acoustics.combine import DenPeriods, den_day_bounds, den_day_of
+from noisefleet_server.ingest.minutes import decode_histogram
 from noisefleet_server.rollup_math import Aggregate, Part, aggregate, lden_day
 
 HOUR = timedelta(hours=1)
@@ -51,13 +52,23 @@ async def _minute_parts(
     conn: AsyncConnection, sensor_id: int, start: datetime, end: datetime
 ) -> list[Part]:
     cursor = await conn.execute(
-        "SELECT minute, energy, measured_s, lafmax_db, lcpeak_db, hist_width, hist_first,"
-        " hist_counts, share_labels, share_energy FROM noisefleet_store.level_minutes"
+        "SELECT minute, energy, measured_s, lafmax_cdb / 100.0, lcpeak_cdb / 100.0, hist_width,"
+        " hist_first, hist, share_labels, share_energy FROM noisefleet_store.level_minutes"
         " WHERE sensor_id = %s AND minute >= %s AND minute < %s ORDER BY minute",
         (sensor_id, start, end),
     )
     return [
-        Part(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], dict(zip(r[8], r[9], strict=True)))
+        Part(
+            r[0],
+            r[1],
+            r[2],
+            None if r[3] is None else float(r[3]),
+            None if r[4] is None else float(r[4]),
+            r[5],
+            r[6],
+            None if r[7] is None else decode_histogram(r[7]),
+            dict(zip(r[8], r[9], strict=True)),
+        )
         for r in await cursor.fetchall()
     ]
 

@@ -25,6 +25,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import aiomqtt
 import psycopg
@@ -174,32 +175,71 @@ class IngestWorker:
         c.dead_letters += result.dead_letters
         c.level_records += result.level_records
 
-    async def _consume(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+    async def _next_batch(
+        self,
+        messages: aiomqtt.client.MessagesIterator,
+        pending: list[asyncio.Future[aiomqtt.Message]],
+        stopping: asyncio.Future[Any],
+        first_wait_s: float | None = None,
+    ) -> list[tuple[aiomqtt.Message, datetime]]:
+        """Up to ``batch_max_messages``, at most ``batch_max_wait_s`` after the first one.
+
+        A read that is still waiting when the batch closes is kept (in ``pending``) for the
+        next batch, never cancelled: cancelling it could drop a message it already took."""
         ingest = self.config.ingest
-        messages = client.messages
         loop = asyncio.get_running_loop()
-        stopping = asyncio.create_task(stop.wait())
+        batch: list[tuple[aiomqtt.Message, datetime]] = []
+        deadline = None if first_wait_s is None else loop.time() + first_wait_s
+        while len(batch) < ingest.batch_max_messages and not stopping.done():
+            if not pending:
+                pending.append(asyncio.ensure_future(messages.__anext__()))
+            timeout = None if deadline is None else max(0.0, deadline - loop.time())
+            done, _ = await asyncio.wait(
+                {pending[0], stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+            if pending[0] not in done:
+                break  # the batch is due (or we stop); the read stays pending
+            message = pending.pop().result()  # raises MqttError when disconnected
+            batch.append((message, datetime.now(UTC)))
+            if len(batch) == 1:
+                deadline = loop.time() + ingest.batch_max_wait_s
+        return batch
+
+    async def _leave(self, client: aiomqtt.Client, topics: list[str], stop: asyncio.Event) -> bool:
+        """Unsubscribe, then store and acknowledge what the broker had already sent us; False
+        when the database could not take it (the session must then stay)."""
+        for name in topics:
+            await client.unsubscribe(name)
+        quiet = asyncio.get_running_loop().create_future()  # never done: no stop signal
+        pending: list[asyncio.Future[aiomqtt.Message]] = []
+        try:
+            while True:
+                batch = await self._next_batch(client.messages, pending, quiet, first_wait_s=1.0)
+                if not batch:
+                    return True
+                result = await self.store(batch, stop)
+                if result is None:
+                    return False
+                for message, _ in batch:
+                    ack(client, message)
+                self._count(result, len(batch))
+        finally:
+            for read in pending:
+                read.cancel()
+
+    async def _end_session(self, client_id: str) -> None:
+        """Connect once with a clean start and no expiry: the broker drops the session."""
+        settings = self.config.mqtt
+        async with make_client(settings, client_id=client_id, persistent=False, manual_ack=False):
+            pass
+        log.info("ingest left: session %s ended", client_id)
+
+    async def _consume(self, client: aiomqtt.Client, stop: asyncio.Event) -> None:
+        stopping = asyncio.ensure_future(stop.wait())
+        pending: list[asyncio.Future[aiomqtt.Message]] = []
         try:
             while not stop.is_set():
-                batch: list[tuple[aiomqtt.Message, datetime]] = []
-                deadline: float | None = None
-                while len(batch) < ingest.batch_max_messages and not stop.is_set():
-                    timeout = None if deadline is None else max(0.0, deadline - loop.time())
-                    if batch and len(messages) == 0 and timeout == 0.0:
-                        break
-                    getter = asyncio.ensure_future(messages.__anext__())
-                    done, _ = await asyncio.wait(
-                        {getter, stopping}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                    )
-                    if getter not in done:
-                        getter.cancel()
-                        with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                            await getter
-                        break
-                    message = getter.result()  # raises MqttError when disconnected
-                    batch.append((message, datetime.now(UTC)))
-                    if deadline is None:
-                        deadline = loop.time() + ingest.batch_max_wait_s
+                batch = await self._next_batch(client.messages, pending, stopping)
                 if not batch:
                     continue
                 result = await self.store(batch, stop)
@@ -212,6 +252,8 @@ class IngestWorker:
                     await resend_desired_settings(self.pool, client, result.came_online)
         finally:
             stopping.cancel()
+            for read in pending:  # unacknowledged: the broker sends it again
+                read.cancel()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until ``stop`` is set, reconnecting to the broker as needed."""
@@ -223,15 +265,19 @@ class IngestWorker:
                 client = make_client(
                     settings, client_id=client_id, persistent=True, manual_ack=True
                 )
+                topics = [shared_subscription(settings.share_group, k) for k in DATA_KINDS]
                 async with client:
-                    for kind in DATA_KINDS:
-                        await client.subscribe(
-                            shared_subscription(settings.share_group, kind), qos=1
-                        )
+                    for name in topics:
+                        await client.subscribe(name, qos=1)
                     log.info("ingest connected to the broker as %s", client_id)
                     self.connected.set()
                     backoff.reset()
                     await self._consume(client, stop)
+                    left = stop.is_set() and settings.leave_on_stop
+                    if left:
+                        left = await self._leave(client, topics, stop)
+                if left:
+                    await self._end_session(client_id)
             except aiomqtt.MqttError as error:
                 self.connected.clear()
                 self.counters.broker_reconnects += 1

@@ -17,50 +17,64 @@ FROM noisefleet_store.sensors;
 -- noisefleet.levels_between(from, to), which reads only the minutes it needs.
 CREATE VIEW noisefleet.levels AS
 SELECT s.site, s.sensor,
-       m.minute + r.off * interval '1 millisecond' AS start,
-       (r.dur / 1000.0)::double precision AS duration_s,
-       (r.laeq / 100.0)::double precision AS laeq_db,
-       (r.lafmax / 100.0)::double precision AS lafmax_db,
-       (r.lafmin / 100.0)::double precision AS lafmin_db,
-       (r.laf10 / 100.0)::double precision AS laf10_db,
-       (r.laf50 / 100.0)::double precision AS laf50_db,
-       (r.laf90 / 100.0)::double precision AS laf90_db,
-       (r.lceq / 100.0)::double precision AS lceq_db,
-       (r.lcpeak / 100.0)::double precision AS lcpeak_db,
-       (r.cov / 10000.0)::double precision AS coverage,
-       r.cal AS calibrated
+       m.minute + coalesce(m.offsets_ms[r.i + 1], r.i * m.duration_ms)
+           * interval '1 millisecond' AS start,
+       (coalesce(m.durations_ms[r.i + 1], m.duration_ms) / 1000.0)::double precision AS duration_s,
+       (noisefleet_store.plane_value(m.levels, r.n, 0, r.i) / 100.0)::double precision AS laeq_db,
+       (noisefleet_store.plane_value(m.levels, r.n, 1, r.i) / 100.0)::double precision AS lafmax_db,
+       (noisefleet_store.plane_value(m.levels, r.n, 2, r.i) / 100.0)::double precision AS lafmin_db,
+       (noisefleet_store.plane_value(m.levels, r.n, 3, r.i) / 100.0)::double precision AS laf10_db,
+       (noisefleet_store.plane_value(m.levels, r.n, 4, r.i) / 100.0)::double precision AS laf50_db,
+       (noisefleet_store.plane_value(m.levels, r.n, 5, r.i) / 100.0)::double precision AS laf90_db,
+       (noisefleet_store.plane_value(m.levels, r.n, 6, r.i) / 100.0)::double precision AS lceq_db,
+       (noisefleet_store.plane_value(m.levels, r.n, 7, r.i) / 100.0)::double precision AS lcpeak_db,
+       (coalesce(m.coverage[r.i + 1], 10000) / 10000.0)::double precision AS coverage,
+       coalesce(m.calibrated_each[r.i + 1], m.calibrated) AS calibrated
 FROM noisefleet_store.level_minutes m
 JOIN noisefleet_store.sensors s USING (sensor_id)
-CROSS JOIN LATERAL unnest(m.offsets_ms, m.durations_ms, m.laeq, m.lafmax, m.lafmin, m.laf10,
-                          m.laf50, m.laf90, m.lceq, m.lcpeak, m.coverage, m.calibrated)
-    AS r(off, dur, laeq, lafmax, lafmin, laf10, laf50, laf90, lceq, lcpeak, cov, cal);
+CROSS JOIN LATERAL (
+    SELECT i, m.record_count::integer AS n
+    FROM generate_series(0, m.record_count - 1) AS i
+) AS r;
 
 CREATE FUNCTION noisefleet.levels_between(from_ts timestamptz, to_ts timestamptz)
 RETURNS SETOF noisefleet.levels
 LANGUAGE sql STABLE AS $$
-    SELECT s.site, s.sensor,
-           m.minute + r.off * interval '1 millisecond',
-           (r.dur / 1000.0)::double precision,
-           (r.laeq / 100.0)::double precision, (r.lafmax / 100.0)::double precision,
-           (r.lafmin / 100.0)::double precision, (r.laf10 / 100.0)::double precision,
-           (r.laf50 / 100.0)::double precision, (r.laf90 / 100.0)::double precision,
-           (r.lceq / 100.0)::double precision, (r.lcpeak / 100.0)::double precision,
-           (r.cov / 10000.0)::double precision, r.cal
-    FROM noisefleet_store.level_minutes m
-    JOIN noisefleet_store.sensors s USING (sensor_id)
-    CROSS JOIN LATERAL unnest(m.offsets_ms, m.durations_ms, m.laeq, m.lafmax, m.lafmin,
-                              m.laf10, m.laf50, m.laf90, m.lceq, m.lcpeak, m.coverage,
-                              m.calibrated)
-        AS r(off, dur, laeq, lafmax, lafmin, laf10, laf50, laf90, lceq, lcpeak, cov, cal)
-    WHERE m.minute > date_trunc('minute', from_ts) - interval '1 minute'
-      AND m.minute < to_ts
-      AND m.minute + r.off * interval '1 millisecond' >= from_ts
-      AND m.minute + r.off * interval '1 millisecond' < to_ts
+    SELECT * FROM (
+        SELECT s.site, s.sensor,
+               m.minute + coalesce(m.offsets_ms[r.i + 1], r.i * m.duration_ms)
+                   * interval '1 millisecond' AS start,
+               (coalesce(m.durations_ms[r.i + 1], m.duration_ms) / 1000.0)::double precision,
+               (noisefleet_store.plane_value(m.levels, r.n, 0, r.i) / 100.0)::double precision,
+               (noisefleet_store.plane_value(m.levels, r.n, 1, r.i) / 100.0)::double precision,
+               (noisefleet_store.plane_value(m.levels, r.n, 2, r.i) / 100.0)::double precision,
+               (noisefleet_store.plane_value(m.levels, r.n, 3, r.i) / 100.0)::double precision,
+               (noisefleet_store.plane_value(m.levels, r.n, 4, r.i) / 100.0)::double precision,
+               (noisefleet_store.plane_value(m.levels, r.n, 5, r.i) / 100.0)::double precision,
+               (noisefleet_store.plane_value(m.levels, r.n, 6, r.i) / 100.0)::double precision,
+               (noisefleet_store.plane_value(m.levels, r.n, 7, r.i) / 100.0)::double precision,
+               (coalesce(m.coverage[r.i + 1], 10000) / 10000.0)::double precision,
+               coalesce(m.calibrated_each[r.i + 1], m.calibrated)
+        FROM noisefleet_store.level_minutes m
+        JOIN noisefleet_store.sensors s USING (sensor_id)
+        CROSS JOIN LATERAL (
+            SELECT i, m.record_count::integer AS n
+            FROM generate_series(0, m.record_count - 1) AS i
+        ) AS r
+        WHERE m.minute >= date_trunc('minute', from_ts)
+          AND m.minute < to_ts
+    ) AS l
+    WHERE l.start >= from_ts AND l.start < to_ts
 $$;
 
 CREATE VIEW noisefleet.levels_1m AS
-SELECT s.site, s.sensor, m.minute AS start, m.laeq_db, m.lafmax_db, m.lcpeak_db,
-       m.laf10_db, m.laf50_db, m.laf90_db,
+SELECT s.site, s.sensor, m.minute AS start,
+       (m.laeq_cdb / 100.0)::double precision AS laeq_db,
+       (m.lafmax_cdb / 100.0)::double precision AS lafmax_db,
+       (m.lcpeak_cdb / 100.0)::double precision AS lcpeak_db,
+       (m.laf10_cdb / 100.0)::double precision AS laf10_db,
+       (m.laf50_cdb / 100.0)::double precision AS laf50_db,
+       (m.laf90_cdb / 100.0)::double precision AS laf90_db,
        (m.measured_s / 60.0)::double precision AS coverage,
        (SELECT count(*)::integer FROM noisefleet_store.events e
          WHERE e.sensor_id = m.sensor_id AND e.start >= m.minute
