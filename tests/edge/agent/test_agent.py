@@ -83,6 +83,7 @@ from .agent_helpers import (
     write_config,
 )
 from .conftest import BrokerFactory
+from .test_remote import HOSTILE_CHANGES, hostile_set
 
 pytestmark = pytest.mark.integration
 
@@ -444,11 +445,16 @@ def test_after_a_sigkill_the_outbox_is_sent_replayed_and_sequences_continue(
 # -- 5. remote settings ------------------------------------------------------------------------
 
 
+def looping_sensor_config(tmp_path: Path, broker: Mosquitto, street: Street) -> Path:
+    """One sensor, ``s01``, playing ``street`` in a loop at 4x, 1 s level batches."""
+    sensor = file_sensor("s01", street.path, speed=4.0, loop=True, settings={"levels_batch_s": 1})
+    return write_config(tmp_path / "edge.toml", broker.port, [sensor])
+
+
 def test_set_commands_change_settings_at_run_time_and_bad_ones_are_rejected(
     broker: Mosquitto, tmp_path: Path, street20: Street
 ) -> None:
-    sensor = file_sensor("s01", street20.path, speed=4.0, loop=True, settings={"levels_batch_s": 1})
-    config = write_config(tmp_path / "edge.toml", broker.port, [sensor])
+    config = looping_sensor_config(tmp_path, broker, street20)
     set_topic = topic(SITE, "s01", "set")
     with Collector(broker) as collector, AgentProcess(config) as agent:
         startup = wait_state(collector, "s01", None)
@@ -512,6 +518,35 @@ def test_set_commands_change_settings_at_run_time_and_bad_ones_are_rejected(
     assert 0 < durations[-1] <= 2.0
 
 
+def test_hostile_set_commands_are_each_refused_in_one_line_and_measuring_goes_on(
+    broker: Mosquitto, tmp_path: Path, street20: Street
+) -> None:
+    """Issue 14: these froze the agent for minutes, took its memory or got no answer."""
+    config = looping_sensor_config(tmp_path, broker, street20)
+    set_topic = topic(SITE, "s01", "set")
+    requests = {name: str(uuid.uuid4()) for name in HOSTILE_CHANGES}
+    payloads = [
+        (set_topic, hostile_set(changes, requests[name]))
+        for name, changes in HOSTILE_CHANGES.items()
+    ]
+    with Collector(broker) as collector, AgentProcess(config) as agent:
+        startup = wait_state(collector, "s01", None)
+        wait_levels_after(collector, "s01", 0.0)
+        publish(broker, payloads)
+        for name, request in requests.items():
+            refused = wait_state(collector, "s01", request)
+            assert refused.accepted is False, name
+            assert refused.reason is not None
+            assert refused.reason.startswith("payload: "), (name, refused.reason)
+            assert dict(refused.settings) == dict(startup.settings), "nothing changed"
+        after = time.monotonic()
+        wait_levels_after(collector, "s01", after, count=2)
+        assert agent.stop() == 0, agent.stderr[-3000:]
+        stopped_last(collector, "s01")
+    assert_no_traceback(agent)
+    assert_contiguous(level_records(data_of(assert_sequences(collector.messages("s01")))))
+
+
 # -- 6. remote model update --------------------------------------------------------------------
 
 
@@ -526,8 +561,7 @@ def model_archive() -> bytes:
 def test_a_model_pushed_in_chunks_is_installed_and_a_corrupt_one_rejected(
     broker: Mosquitto, tmp_path: Path, street20: Street
 ) -> None:
-    sensor = file_sensor("s01", street20.path, speed=4.0, loop=True, settings={"levels_batch_s": 1})
-    config = write_config(tmp_path / "edge.toml", broker.port, [sensor])
+    config = looping_sensor_config(tmp_path, broker, street20)
     model_topic = topic(SITE, "s01", "model")
     archive = model_archive()
     with Collector(broker) as collector, AgentProcess(config) as agent:

@@ -191,7 +191,9 @@ class Agent:
             assert runner is not None
             if kind == "set":
                 manifest = runner.pending_classifier.manifest
-                outcome = handle_set(
+                # Off the event loop (commands come one at a time, so no change races another).
+                outcome = await asyncio.to_thread(
+                    handle_set,
                     topic(site, slot.id, "set"),
                     payload,
                     runner.pending_tuning,

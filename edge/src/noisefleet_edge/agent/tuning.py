@@ -138,9 +138,14 @@ def _labels(name: str, value: object) -> tuple[str, ...] | None:
         raise TuningError(f"{name} must be a list of labels or null (all), got {_type_name(value)}")
     if not all(isinstance(label, str) for label in value):
         raise TuningError(f"{name} must hold label names (strings) only")
-    duplicates = sorted({label for label in value if value.count(label) > 1})
-    if duplicates:
-        raise TuningError(f"{name} names {', '.join(duplicates)} more than once")
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for label in value:  # linear: a long list must not stall the agent
+        (repeated if label in seen else seen).add(label)
+    if repeated:
+        duplicates = sorted(repeated)
+        more = f" ({len(duplicates)} labels in all)" if len(duplicates) > 5 else ""
+        raise TuningError(f"{name} names {', '.join(duplicates[:5])}{more} more than once")
     return tuple(value)
 
 
