@@ -4,6 +4,7 @@ its MQTT connection, which model is in force at start, and what its heartbeat re
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -110,6 +111,21 @@ def test_the_configured_model_is_put_in_the_store_and_a_new_one_replaces_it(
     assert classifier.manifest.name == "renamed-copy"
     assert version != first
     assert store.previous_dir() is not None  # the old one stays for a rollback
+
+
+def test_touching_the_configured_model_does_not_replace_the_one_in_force(tmp_path: Path) -> None:
+    """Reinstalling the edge package rewrites the shipped model's files with new times: a model
+    the server pushed since must stay in force."""
+    configured = tmp_path / "configured-model"
+    shutil.copytree(default_model_dir(), configured)
+    config = _config(tmp_path, model=str(configured))
+    _, _, first = Agent(config, clock=lambda: T0)._model_in_force(config.sensors[0])
+    for path in configured.iterdir():
+        os.utime(path, (1_900_000_000, 1_900_000_000))
+    later = datetime(2026, 11, 25, tzinfo=UTC)
+    store, _, again = Agent(config, clock=lambda: later)._model_in_force(config.sensors[0])
+    assert again == first
+    assert store.previous_dir() is None, "nothing was installed"
 
 
 def test_a_broken_model_folder_is_one_line(tmp_path: Path) -> None:

@@ -106,14 +106,30 @@ def link_settings(config: AgentConfig, sensor: SensorConfig) -> LinkSettings:
     )
 
 
+MODEL_FOLDER_FILES = (MANIFEST_FILE, MODEL_FILE, CARD_FILE)
+
+
 def _archive_of(folder: Path) -> bytes:
     """A model folder as the tar archive a remote update would carry."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name in (MANIFEST_FILE, MODEL_FILE, CARD_FILE):
+        for name in MODEL_FOLDER_FILES:
             if (folder / name).is_file():
                 archive.add(folder / name, arcname=name, recursive=False)
     return buffer.getvalue()
+
+
+def contents_sha256(folder: Path) -> str:
+    """SHA-256 of a model folder's files, names and bytes only: unlike its tar archive, which
+    stores modification times and owners, a ``touch`` or a reinstall does not change it."""
+    digest = hashlib.sha256()
+    for name in MODEL_FOLDER_FILES:
+        path = folder / name
+        if path.is_file():
+            data = path.read_bytes()
+            digest.update(f"{name}\0{len(data)}\0".encode())
+            digest.update(data)
+    return digest.hexdigest()
 
 
 @dataclass
@@ -150,15 +166,16 @@ class Agent:
         """The store, the loaded model and its version (blocking: runs in a thread)."""
         try:
             store = ModelStore(self.config.models_dir, sensor.id)
-            archive = _archive_of(sensor.model_dir)
-            configured_sha = hashlib.sha256(archive).hexdigest()
+            configured_sha = contents_sha256(sensor.model_dir)
             mark = store.folder / CONFIGURED_MARK
             previous_mark = mark.read_text().strip() if mark.is_file() else None
             if store.current_version() is None:
                 store.seed(sensor.model_dir, load_and_run, self.clock())
             elif previous_mark != configured_sha:
                 # The operator configured another model: it replaces the one in force.
-                store.install(archive, configured_sha, load_and_run, self.clock())
+                archive = _archive_of(sensor.model_dir)
+                archive_sha = hashlib.sha256(archive).hexdigest()
+                store.install(archive, archive_sha, load_and_run, self.clock())
             mark.write_text(configured_sha + "\n")
             folder = store.current_dir()
             assert folder is not None
