@@ -411,6 +411,7 @@ def test_after_a_sigkill_the_outbox_is_sent_replayed_and_sequences_continue(
     assert [sequence for _, _, sequence, _ in rows] == list(range(1, len(rows) + 1))
 
     broker.start()
+    restarted_at = datetime.now(UTC)
     restart = file_sensor("s01", street3, speed=0.0, settings={"levels_batch_s": 1})
     second = write_config(tmp_path / "second.toml", broker.port, [restart])
     with Collector(broker) as collector, AgentProcess(second) as agent:
@@ -433,11 +434,19 @@ def test_after_a_sigkill_the_outbox_is_sent_replayed_and_sequences_continue(
     assert status[0].state == "online"
     online_at = status[0].envelope.sequence
     assert len(kept) <= online_at <= len(data)
-    assert all(m.envelope.sequence <= online_at for m in later if m.envelope.replayed)
     assert min(sequences(later)) == len(kept) + 1, "sequences continue, never reused"
-    # Level records staged (not yet batched) at the kill go out first after the restart.
+    # Level records staged (not yet batched) at the kill go out first after the restart, as a
+    # replay sent when the killed run staged them.
     later_levels = level_records(later)
     assert later_levels[: len(staged)] == staged
+    recovered = later[:1] if staged else []
+    for message in recovered:
+        assert isinstance(message, LevelsMessage)
+        assert list(message.records) == staged
+        assert message.envelope.replayed is True
+        assert message.envelope.sent_at < restarted_at
+    fresh = later[len(recovered) :]
+    assert all(m.envelope.sequence <= online_at for m in fresh if m.envelope.replayed)
     assert [r["duration_s"] for r in later_levels[len(staged) :]] == [1.0, 1.0, 1.0]
     assert (status[-1].state, status[-1].envelope.sequence) == ("stopped", len(data))
 

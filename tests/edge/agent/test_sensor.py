@@ -160,3 +160,31 @@ def test_a_drifting_audio_clock_is_realigned(tmp_path: Path, classifier: SoundCl
     # After the realignment the stream time follows the system clock again.
     last_end = parse_timestamp(records[-1]["end"])
     assert abs((last_end - source.now).total_seconds()) < 1.0
+
+
+@pytest.mark.slow
+def test_records_staged_before_a_kill_go_out_as_a_replay_sent_when_staged(
+    tmp_path: Path, classifier: SoundClassifier
+) -> None:
+    # Real level records, as a first run staged them before it was killed.
+    first = ScriptedSource(2.0)
+    (tmp_path / "first").mkdir()
+    runner, outbox = _runner(tmp_path / "first", classifier, first.clock)
+    _run(runner, first)
+    staged = _level_records(outbox)
+    outbox.close()
+    staged_at = T0 + timedelta(seconds=2)
+    with Outbox(tmp_path / "outbox.sqlite", 64 << 20, clock=lambda: staged_at) as killed:
+        for record in staged:
+            killed.stage("s1", record)
+    # The restart, an hour later.
+    restart = ScriptedSource(2.0)
+    runner, outbox = _runner(tmp_path, classifier, lambda: T0 + timedelta(hours=1))
+    _run(runner, restart)
+    messages = [decode(e.topic, e.payload) for e in outbox.pending("s1", 100)]
+    recovered = messages[0]
+    assert isinstance(recovered, LevelsMessage)
+    assert list(recovered.records) == staged
+    assert recovered.envelope.replayed is True
+    assert recovered.envelope.sent_at == staged_at
+    assert all(not m.envelope.replayed for m in messages[1:]), "this run's are new"

@@ -261,10 +261,17 @@ class SensorRunner:
     def _message_time(self) -> datetime:
         return self._clock()
 
-    def _enqueue_levels(self) -> None:
+    def _recover_staged(self) -> None:
+        """Records staged by an earlier run that was killed before their batch: one message,
+        a replay (``replayed``, and sent when the last of them was staged, not now)."""
+        staged_at = self._outbox.staged_at(self.id)
+        self._enqueue_levels(replayed_from=staged_at or self._clock())
+
+    def _enqueue_levels(self, replayed_from: datetime | None = None) -> None:
         def build(sequence: int, records: list[dict[str, Any]]) -> bytes:
+            sent_at = replayed_from or self._message_time()
             envelope = make_envelope(
-                self.site, self.id, sequence, self._message_time(), uuid.uuid4()
+                self.site, self.id, sequence, sent_at, uuid.uuid4(), replayed_from is not None
             )
             return encode(LevelsMessage(envelope, tuple(records)))
 
@@ -331,7 +338,7 @@ class SensorRunner:
         pipeline and the staged level records."""
         loop = asyncio.get_running_loop()
         # Records staged by an earlier run (killed before its batch was sent) go out first.
-        await loop.run_in_executor(self._executor, self._enqueue_levels)
+        await loop.run_in_executor(self._executor, self._recover_staged)
         self.source = source = source or open_source(self.config)
         fs = source.sample_rate_hz
         backlog = Backlog(max(1, round(self._max_backlog_s * fs)))
