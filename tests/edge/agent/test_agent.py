@@ -527,6 +527,26 @@ def test_set_commands_change_settings_at_run_time_and_bad_ones_are_rejected(
     assert 0 < durations[-1] <= 2.0
 
 
+def test_settings_changed_remotely_survive_a_restart(
+    broker: Mosquitto, tmp_path: Path, street20: Street
+) -> None:
+    config = looping_sensor_config(tmp_path, broker, street20)
+    request, payload = set_payload({"interval_s": 2, "enabled_labels": ["siren"]})
+    with Collector(broker) as collector, AgentProcess(config) as agent:
+        wait_state(collector, "s01", None)
+        publish(broker, [(topic(SITE, "s01", "set"), payload)])
+        accepted = wait_state(collector, "s01", request)
+        assert accepted.accepted is True
+        assert agent.stop() == 0, agent.stderr[-3000:]
+    with Collector(broker, "second") as collector, AgentProcess(config) as agent:
+        startup = wait_state(collector, "s01", None)  # the first run left the set's answer
+        assert dict(startup.settings) == dict(accepted.settings)
+        assert (startup.accepted, startup.reason) == (True, None)
+        wait_records(collector, "s01", 2.0, 2)
+        assert agent.stop() == 0, agent.stderr[-3000:]
+    assert_no_traceback(agent)
+
+
 def test_hostile_set_commands_are_each_refused_in_one_line_and_measuring_goes_on(
     broker: Mosquitto, tmp_path: Path, street20: Street
 ) -> None:

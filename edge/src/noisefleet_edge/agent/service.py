@@ -4,8 +4,9 @@ Start-up:
 1. open the durable outbox (``state_dir/outbox.sqlite``);
 2. per sensor: the model in force (``ModelStore``: the last one installed remotely, or the
    configured one, which is put in the store so a later update can roll back to it; a changed
-   configured model replaces it), its runner (source → pipeline thread → outbox), its remote
-   manager (``set`` and ``model`` commands) and its MQTT link (own credentials, own Will);
+   configured model replaces it), its runner (source → pipeline thread → outbox), the settings
+   a ``set`` changed before the restart (``settings_store``), its remote manager (``set`` and
+   ``model`` commands) and its MQTT link (own credentials, own Will);
 3. run everything in one ``TaskGroup``: runners, links, heartbeats; publish each sensor's state
    (retained) once its link is up. SIGTERM/SIGINT only set the stop event.
 Shutdown, in this order: stop intake (sources) → measure what is buffered and flush the
@@ -30,7 +31,7 @@ import tarfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,12 @@ from noisefleet_edge.agent.remote import (
     state_report,
 )
 from noisefleet_edge.agent.sensor import Clock, SensorRunner, utc_now
+from noisefleet_edge.agent.settings_store import (
+    SettingsStoreError,
+    load_settings,
+    save_settings,
+    settings_path,
+)
 from noisefleet_edge.agent.tuning import model_thresholds
 from noisefleet_edge.classifier import SoundClassifier
 from noisefleet_edge.sources.base import SourceError
@@ -144,6 +151,9 @@ class SensorSlot:
     transfer: ModelTransfer = field(default_factory=ModelTransfer)
     finished: bool = False
     failures: int = 0
+    startup: StateReportDraft = STARTUP
+    """The report published once the link is up (with a note when saved settings were not
+    restored)."""
 
     @property
     def id(self) -> str:
@@ -217,12 +227,23 @@ class Agent:
                     manifest.labels,
                     model_thresholds(manifest),
                 )
+                report = outcome.report
                 if outcome.changed:
                     runner.request_change(tuning=outcome.tuning)
                     log.info("%s: settings changed: %s", slot.id, ", ".join(outcome.changed))
-                elif not outcome.report.accepted:
-                    log.warning("%s: settings change refused: %s", slot.id, outcome.report.reason)
-                await self._report(slot, outcome.report)
+                    try:
+                        await asyncio.to_thread(
+                            save_settings,
+                            settings_path(self.config.state_dir, slot.id),
+                            outcome.tuning,
+                            slot.config.tuning,
+                        )
+                    except SettingsStoreError as error:
+                        log.error("%s: %s; a restart will go back to them", slot.id, error)
+                        report = replace(report, reason=f"applied, but not kept: {error}")
+                elif not report.accepted:
+                    log.warning("%s: settings change refused: %s", slot.id, report.reason)
+                await self._report(slot, report)
             elif kind == "model":
                 result = await asyncio.to_thread(
                     handle_model_chunk,
@@ -260,6 +281,24 @@ class Agent:
         log.warning("%s", draft.reason)
         await self._report(slot, draft)
         return True
+
+    async def _restore_settings(self, slot: SensorSlot, classifier: SoundClassifier) -> None:
+        """The settings a ``set`` changed before the last restart, unless the configuration's
+        changed since (``settings_store``)."""
+        assert slot.runner is not None
+        loaded = await asyncio.to_thread(
+            load_settings,
+            settings_path(self.config.state_dir, slot.id),
+            slot.config.tuning,
+            classifier.labels,
+            model_thresholds(classifier.manifest),
+        )
+        if loaded.restored:
+            slot.runner.request_change(tuning=loaded.tuning)
+            log.info("%s: the settings changed remotely before the restart are in force", slot.id)
+        elif loaded.note is not None:
+            log.warning("%s: %s", slot.id, loaded.note)
+            slot.startup = StateReportDraft(None, True, loaded.note)
 
     # -- heartbeat ---------------------------------------------------------------------------
 
@@ -397,6 +436,7 @@ class Agent:
                     self.config.max_backlog_s,
                     classifier,
                 )
+                await self._restore_settings(slot, classifier)
                 self.slots.append(slot)
             log.info(
                 "agent started: site %s, %d sensor(s), broker %s:%d",
@@ -413,7 +453,7 @@ class Agent:
                     if slot.link is not None
                 ]
                 for slot in self.slots:
-                    await self._report(slot, STARTUP)
+                    await self._report(slot, slot.startup)
                 sensors = [group.create_task(self._supervise(slot)) for slot in self.slots]
                 beats = group.create_task(self._heartbeats())
                 await self.stop.wait()
