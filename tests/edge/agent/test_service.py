@@ -3,10 +3,12 @@ its MQTT connection, which model is in force at start, and what its heartbeat re
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
-from datetime import UTC, datetime
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +21,7 @@ from noisefleet_edge.agent.outbox import Outbox
 from noisefleet_edge.agent.sensor import SensorRunner
 from noisefleet_edge.agent.service import Agent, AgentError, SensorSlot, link_settings
 from noisefleet_edge.classifier import default_model_dir
+from noisefleet_edge.sources.base import SourceStats
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -168,3 +171,106 @@ def test_the_heartbeat_reports_the_sensors_health(tmp_path: Path) -> None:
         slot.runner.close()
     finally:
         outbox.close()
+
+
+class SteppedClock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class SilentLiveSource:
+    """A live source that delivers nothing, as an MCU whose every frame is refused."""
+
+    live = True
+    sample_rate_hz = 48000
+
+    def __init__(self) -> None:
+        self.stats = SourceStats(
+            last_error="MCU 7 sent 22050 Hz audio; the source expects 48000 Hz"
+        )
+        self.never = asyncio.Event()
+
+    async def blocks(self) -> AsyncIterator[np.ndarray]:
+        await self.never.wait()
+        yield np.zeros(1)
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(20):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def _heartbeat(agent: Agent, slot: SensorSlot, outbox: Outbox) -> HeartbeatMessage:
+    entry = outbox.enqueue("s1", "noisefleet/v1/park/s1/heartbeat", agent.heartbeat(slot, 1.0))
+    message = decode(entry.topic, entry.payload)
+    assert isinstance(message, HeartbeatMessage)
+    return message
+
+
+def _slot(agent: Agent, outbox: Outbox) -> SensorSlot:
+    sensor = agent.config.sensors[0]
+    store, classifier, version = agent._model_in_force(sensor)
+    agent._outbox = outbox
+    slot = SensorSlot(sensor, store, agent._info(classifier, version))
+    slot.runner = SensorRunner("park", sensor, outbox, lambda: None, agent.clock, 30.0, classifier)
+    agent.slots.append(slot)
+    return slot
+
+
+def test_a_source_that_is_not_audio_shows_in_the_heartbeat(tmp_path: Path) -> None:
+    config = _config(tmp_path)
+    (tmp_path / "a.wav").write_bytes(np.random.default_rng(3).bytes(8000))  # not audio any more
+    agent = Agent(config, clock=SteppedClock())
+    with Outbox(tmp_path / "outbox.sqlite", 1 << 20) as outbox:
+        slot = _slot(agent, outbox)
+
+        async def go() -> HeartbeatMessage:
+            supervisor = asyncio.create_task(agent._supervise(slot))
+            await _until(lambda: slot.failures >= 1)
+            beat = await asyncio.to_thread(_heartbeat, agent, slot, outbox)  # while it retries
+            agent.stop.set()
+            await supervisor
+            return beat
+
+        beat = asyncio.run(go())
+        assert slot.runner is not None
+        slot.runner.close()
+    assert beat.source_error is not None
+    assert "not an audio file" in beat.source_error
+    assert beat.source_failures == 1
+    assert beat.last_audio_at is None
+
+
+def test_a_live_source_that_delivers_no_audio_shows_in_the_heartbeat(tmp_path: Path) -> None:
+    clock = SteppedClock()
+    agent = Agent(_config(tmp_path), clock=clock)
+    source = SilentLiveSource()
+    with Outbox(tmp_path / "outbox.sqlite", 1 << 20) as outbox:
+        slot = _slot(agent, outbox)
+        runner = slot.runner
+        assert runner is not None
+
+        async def go() -> tuple[HeartbeatMessage, HeartbeatMessage]:
+            running = asyncio.create_task(runner.run(agent.stop, source))  # type: ignore[arg-type]
+            await _until(lambda: runner.stats.started_at is not None)
+            clock.now = T0 + timedelta(seconds=5)
+            early = await asyncio.to_thread(_heartbeat, agent, slot, outbox)
+            clock.now = T0 + timedelta(seconds=11)
+            late = await asyncio.to_thread(_heartbeat, agent, slot, outbox)
+            agent.stop.set()
+            await running
+            return early, late
+
+        early, late = asyncio.run(go())
+        runner.close()
+    assert early.source_error is None, "a few seconds without audio are not a problem yet"
+    assert late.source_error == (
+        "no audio from the source for 11 s: MCU 7 sent 22050 Hz audio; the source expects 48000 Hz"
+    )
+    assert slot.problem == late.source_error

@@ -45,6 +45,7 @@ from noisefleet_edge.agent.config import (
     SensorConfig,
 )
 from noisefleet_edge.agent.outbox import Outbox
+from noisefleet_edge.agent.sensor_health import SourceActivity
 from noisefleet_edge.agent.tuning import (
     SensorTuning,
     detector_settings,
@@ -107,6 +108,12 @@ class SensorStats:
     rebuilds: int = 0
     clock_resyncs: int = 0
     last_error: str | None = None
+    failed_at: datetime | None = None
+    """When ``last_error`` happened."""
+    started_at: datetime | None = None
+    """When the current run started (its source opened)."""
+    last_audio_at: datetime | None = None
+    """When the source last delivered a block."""
 
 
 class SensorRunner:
@@ -339,6 +346,7 @@ class SensorRunner:
         loop = asyncio.get_running_loop()
         # Records staged by an earlier run (killed before its batch was sent) go out first.
         await loop.run_in_executor(self._executor, self._recover_staged)
+        self.stats.started_at = self._clock()
         self.source = source = source or open_source(self.config)
         fs = source.sample_rate_hz
         backlog = Backlog(max(1, round(self._max_backlog_s * fs)))
@@ -351,6 +359,7 @@ class SensorRunner:
             nonlocal ended
             try:
                 async for block in source.blocks():
+                    self.stats.last_audio_at = self._clock()
                     while not live and backlog.held_samples >= backlog.max_samples:
                         space.clear()
                         await space.wait()  # a file waits for the pipeline
@@ -414,6 +423,19 @@ class SensorRunner:
             self._process(np.full(size, np.nan), sample_rate_hz, arrived, gap=True)
             self.stats.samples += size
             remaining -= size
+
+    def activity(self, finished: bool) -> SourceActivity:
+        """What the sensor's health is judged on (``sensor_health.source_problem``)."""
+        stats = self.stats
+        return SourceActivity(
+            started_at=stats.started_at or self._clock(),
+            last_audio_at=stats.last_audio_at,
+            last_failure=stats.last_error,
+            failed_at=stats.failed_at,
+            live=self.live,
+            finished=finished,
+            source_note=self.source.stats.last_error if self.source is not None else None,
+        )
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from noisefleet_core.contract.commands import ModelInfo, encode_command
+from noisefleet_core.contract.levels import format_timestamp
 from noisefleet_core.contract.messages import HeartbeatMessage, encode, make_envelope
 from noisefleet_core.contract.topics import topic
 from noisefleet_core.models.manifest import CARD_FILE, MANIFEST_FILE, MODEL_FILE, ModelError
@@ -61,6 +62,7 @@ from noisefleet_edge.agent.remote import (
     state_report,
 )
 from noisefleet_edge.agent.sensor import Clock, SensorRunner, utc_now
+from noisefleet_edge.agent.sensor_health import source_problem
 from noisefleet_edge.agent.settings_store import (
     SettingsStoreError,
     load_settings,
@@ -151,6 +153,8 @@ class SensorSlot:
     transfer: ModelTransfer = field(default_factory=ModelTransfer)
     finished: bool = False
     failures: int = 0
+    problem: str | None = None
+    """Why the sensor does not measure, as its last heartbeat said (None: it measures)."""
     startup: StateReportDraft = STARTUP
     """The report published once the link is up (with a note when saved settings were not
     restored)."""
@@ -319,6 +323,14 @@ class Agent:
         temperature = health.temperature_c()
         disk_free = health.disk_free_bytes(self.config.state_dir)
         synced = health.clock_synced()
+        problem = source_problem(runner.activity(slot.finished), self.clock())
+        if problem != slot.problem:
+            if problem is None:
+                log.info("%s: measuring again", sensor)
+            else:
+                log.warning("%s: not measuring: %s", sensor, problem)
+            slot.problem = problem
+        last_audio = runner.stats.last_audio_at
 
         def build(sequence: int) -> bytes:
             envelope = make_envelope(self.config.site, sensor, sequence, self.clock(), uuid.uuid4())
@@ -338,6 +350,9 @@ class Agent:
                     clock_synced=synced,
                     calibration_date=calibration_date.isoformat() if calibration_date else None,
                     calibration_offset_db=slot.config.calibration_offset_db,
+                    source_error=problem,
+                    source_failures=slot.failures,
+                    last_audio_at=None if last_audio is None else format_timestamp(last_audio),
                 )
             )
 
@@ -372,10 +387,12 @@ class Agent:
             except SourceError as error:
                 slot.failures += 1
                 slot.runner.stats.last_error = str(error)
+                slot.runner.stats.failed_at = self.clock()
                 log.error("%s; retrying in %.0f s", error, delay)
             except (ModelError, ValueError, RuntimeError) as error:
                 slot.failures += 1
                 slot.runner.stats.last_error = str(error)
+                slot.runner.stats.failed_at = self.clock()
                 log.error("%s: measuring failed: %s", slot.id, error)
                 if slot.store.previous_dir() is not None and not await self._roll_back(slot, error):
                     break
