@@ -15,6 +15,7 @@ import itertools
 import signal
 import subprocess
 import tarfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -698,6 +699,51 @@ def test_a_udp_bridge_sensor_reports_the_frames_the_mcu_dropped(
     beats = [m for m in data if isinstance(m, HeartbeatMessage)]
     assert beats
     assert beats[-1].dropped_frames > 0
+
+
+def test_a_stalled_agent_measures_the_audio_its_udp_socket_held_once_and_in_place(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    """Issue 14: after ``kill -STOP`` for 3 s, a hole as long as the stall, then overlapping
+    records, although the socket held the audio (3 s of 16 kHz int16: 96 kB)."""
+    rate = 16000
+    wav = tmp_path / "mcu.wav"
+    sf.write(wav, 0.02 * np.random.default_rng(17).standard_normal(9 * rate), rate, "PCM_16")
+    port = free_port()
+    source = {"type": "udp", "listen": f"127.0.0.1:{port}", "mcu_id": 3, "sample_rate_hz": rate}
+    sensor = {"id": "mcu3", "calibration_offset_db": 120.0, "source": source}
+    sensor["settings"] = {"levels_batch_s": 1}
+    config = write_config(tmp_path / "edge.toml", broker.port, [sensor])
+    with Collector(broker) as collector, AgentProcess(config) as agent:
+        wait_until(lambda: udp_port_taken(port), 20, "the bridge to listen")
+        emulator = subprocess.Popen(
+            [str(EMULATOR), str(wav), "--udp", f"127.0.0.1:{port}", "--mcu-id", "3"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        collector.wait_for(
+            lambda: len(level_records(collector.messages("mcu3", "levels"))) >= 1,
+            10,
+            "the first level record",
+        )
+        agent.signal(signal.SIGSTOP)
+        threading.Event().wait(3.0)  # the stall itself: what the test is about
+        agent.signal(signal.SIGCONT)
+        _, emulator_err = emulator.communicate(timeout=30)
+        assert emulator.returncode == 0, emulator_err
+        collector.wait_for(
+            lambda: sum(r["duration_s"] for r in level_records(collector.messages("mcu3"))) >= 7,
+            20,
+            "the level records of the stalled seconds",
+        )
+        assert agent.stop() == 0, agent.stderr[-3000:]
+        stopped_last(collector, "mcu3")
+    assert_no_traceback(agent)
+    levels = level_records(data_of(assert_sequences(collector.messages("mcu3"))))
+    assert_contiguous(levels)  # no overlap, no hole
+    assert sum(r["duration_s"] for r in levels) == pytest.approx(9.0, abs=0.2)
+    assert sum(r["invalid_samples"] for r in levels) == 0, "nothing was lost"
 
 
 # -- 8. per-device ACL -------------------------------------------------------------------------

@@ -146,18 +146,83 @@ def test_a_settings_change_applies_between_blocks_without_losing_audio(
     assert ends == starts  # contiguous across the change
 
 
+def assert_contiguous(records: list[dict[str, Any]]) -> None:
+    """No overlap, no hole: each record starts where the previous one ended."""
+    assert [r["start"] for r in records[1:]] == [r["end"] for r in records[:-1]]
+
+
 @pytest.mark.slow
-def test_a_drifting_audio_clock_is_realigned(tmp_path: Path, classifier: SoundClassifier) -> None:
+def test_a_slow_audio_clock_is_caught_up_with_a_measured_gap(
+    tmp_path: Path, classifier: SoundClassifier
+) -> None:
     # The system clock runs 4 % ahead of the audio: 1 s of disagreement after 25 s.
     source = ScriptedSource(40.0, clock_rate=1.04)
     runner, outbox = _runner(tmp_path, classifier, source.clock)
     _run(runner, source)
     records = _level_records(outbox)
     assert runner.stats.clock_resyncs == 1
-    assert sum(r["duration_s"] for r in records) == pytest.approx(40.0)
-    starts = [parse_timestamp(r["start"]) for r in records]
-    assert starts == sorted(starts)
-    # After the realignment the stream time follows the system clock again.
+    assert_contiguous(records)
+    gap = runner.stats.clock_gap_samples
+    assert 1.0 * FS < gap < 1.3 * FS
+    # The time the audio did not cover is measured as missing, not left out.
+    assert sum(r["duration_s"] for r in records) == pytest.approx(40.0 + gap / FS)
+    assert sum(r["invalid_samples"] for r in records) == gap
+    # After the correction the stream time follows the system clock again.
+    last_end = parse_timestamp(records[-1]["end"])
+    assert abs((last_end - source.now).total_seconds()) < 1.0
+
+
+class StalledSource(ScriptedSource):
+    """Blocks on time, then none for ``stall_s`` (the agent stopped, the socket kept the
+    audio), then the held blocks at once and on time again; ``lost_s``: audio that never comes
+    (lost without the source counting it) after the stall."""
+
+    def __init__(self, seconds: float, stall_at_s: float, stall_s: float, lost_s: float = 0.0):
+        super().__init__(seconds)
+        self.stall_at, self.stall_s, self.lost_s = stall_at_s, stall_s, lost_s
+
+    async def blocks(self) -> AsyncIterator[np.ndarray]:
+        for k in range(self._blocks):
+            end_s = (k + 1) * BLOCK_S
+            if end_s > self.stall_at:
+                end_s = max(end_s + self.lost_s, self.stall_at + self.stall_s)
+            self.now = T0 + timedelta(seconds=end_s)
+            self.stats.blocks += 1
+            yield 0.01 * self._rng.standard_normal(round(BLOCK_S * FS))
+            await asyncio.sleep(0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stall_s", [1.5, 3.0, 12.0])
+def test_after_a_stall_the_held_audio_is_measured_once_and_in_place(
+    tmp_path: Path, classifier: SoundClassifier, stall_s: float
+) -> None:
+    source = StalledSource(30.0, stall_at_s=10.0, stall_s=stall_s)
+    runner, outbox = _runner(tmp_path, classifier, source.clock)
+    _run(runner, source)
+    records = _level_records(outbox)
+    assert_contiguous(records)
+    assert [r["duration_s"] for r in records] == [1.0] * 30, "no hole, no overlap"
+    assert sum(r["invalid_samples"] for r in records) == 0
+    assert all(r["coverage"] == 1.0 for r in records)
+    assert parse_timestamp(records[0]["start"]) == T0
+    assert runner.stats.clock_resyncs == 0
+
+
+@pytest.mark.slow
+def test_audio_lost_without_being_counted_shows_as_missing(
+    tmp_path: Path, classifier: SoundClassifier
+) -> None:
+    source = StalledSource(30.0, stall_at_s=10.0, stall_s=0.5, lost_s=2.0)
+    runner, outbox = _runner(tmp_path, classifier, source.clock)
+    _run(runner, source)
+    records = _level_records(outbox)
+    assert_contiguous(records)
+    gap = runner.stats.clock_gap_samples
+    assert 2.0 * FS <= gap <= 2.5 * FS
+    assert sum(r["invalid_samples"] for r in records) == gap
+    assert min(r["coverage"] for r in records) < 1.0
+    assert sum(r["duration_s"] for r in records) == pytest.approx(30.0 + gap / FS)
     last_end = parse_timestamp(records[-1]["end"])
     assert abs((last_end - source.now).total_seconds()) < 1.0
 

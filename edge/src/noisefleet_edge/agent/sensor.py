@@ -46,6 +46,7 @@ from noisefleet_edge.agent.config import (
 )
 from noisefleet_edge.agent.outbox import Outbox
 from noisefleet_edge.agent.sensor_health import SourceActivity
+from noisefleet_edge.agent.stream_clock import StreamClock
 from noisefleet_edge.agent.tuning import (
     SensorTuning,
     detector_settings,
@@ -60,8 +61,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 MAX_CLOCK_DRIFT_S = 1.0
-"""A live source's stream time may drift this far from the system clock before it is
-realigned (50 ppm of crystal drift takes 5.5 h to get there)."""
+"""A live source's stream time may be this far off the system clock, for good, before it is
+corrected (50 ppm of crystal drift takes 5.5 h to get there); see ``stream_clock``."""
 
 
 def open_source(config: SensorConfig) -> AudioSource:
@@ -107,6 +108,10 @@ class SensorStats:
     windows_classified: int = 0
     rebuilds: int = 0
     clock_resyncs: int = 0
+    clock_gap_samples: int = 0
+    """Samples measured as missing because the stream fell behind the clock for good."""
+    clock_dropped_samples: int = 0
+    """Samples dropped because the stream ran ahead of the clock."""
     last_error: str | None = None
     failed_at: datetime | None = None
     """When ``last_error`` happened."""
@@ -149,6 +154,8 @@ class SensorRunner:
         self._batch_key: int | None = None
         self._pending: tuple[SensorTuning, SoundClassifier] | None = None
         self._pending_lock = threading.Lock()
+        self._stream_clock = StreamClock(MAX_CLOCK_DRIFT_S)
+        self._skip_samples = 0
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"sensor-{config.id}")
         self._levels_topic = topic(site, config.id, "levels")
         self._events_topic = topic(site, config.id, "events")
@@ -221,32 +228,74 @@ class SensorRunner:
             self.stats.windows_total += self._pipeline.gate_stats.windows_total
             self.stats.windows_classified += self._pipeline.gate_stats.windows_classified
 
+    def _correct_clock(
+        self, block: FloatArray, sample_rate_hz: int, arrived: datetime
+    ) -> FloatArray:
+        """Compare a live stream's time with the clock (``stream_clock``) and correct it: lost
+        audio measured as a NaN gap, audio ahead of the clock dropped, a clock step restarted
+        forward; records never overlap. The block, less what was dropped."""
+        assert self._pipeline is not None
+        assert self._stream_start is not None
+        block = self._drop_pending(block)
+        if not block.size:
+            return block
+        samples = self._stream_samples + block.size
+        stream_end = self._stream_start + timedelta(seconds=samples / sample_rate_hz)
+        correction = self._stream_clock.observe(arrived.timestamp(), stream_end.timestamp())
+        if correction is not None:
+            self.stats.clock_resyncs += 1
+        if correction is not None and correction.gap_s:
+            missing = round(correction.gap_s * sample_rate_hz)
+            log.warning(
+                "%s: %.2f s of audio never arrived (the source's clock is slow or it lost "
+                "audio it did not count); measured as missing",
+                self.id,
+                correction.gap_s,
+            )
+            self.stats.clock_gap_samples += missing
+            self._measure_gap(missing, sample_rate_hz, arrived)
+        elif correction is not None and correction.drop_s:
+            log.warning(
+                "%s: the audio is %.2f s ahead of the system clock; dropping that much",
+                self.id,
+                correction.drop_s,
+            )
+            self._skip_samples += round(correction.drop_s * sample_rate_hz)
+            block = self._drop_pending(block)
+        elif correction is not None and correction.restart:
+            log.warning(
+                "%s: the system clock stepped forward; restarting the stream at it", self.id
+            )
+            self._handle(self._pipeline.flush())
+            self._count_gate()
+            self._pipeline = None
+        return block
+
+    def _drop_pending(self, block: FloatArray) -> FloatArray:
+        """``block`` less the audio still to be dropped (the stream was ahead of the clock)."""
+        skip = min(self._skip_samples, block.size)
+        if not skip:
+            return block
+        self._skip_samples -= skip
+        self.stats.clock_dropped_samples += skip
+        return block[skip:]
+
     def _process(
         self, block: FloatArray, sample_rate_hz: int, arrived: datetime, gap: bool = False
     ) -> None:
         """Measure one block (``gap``: NaN standing for dropped audio, whose arrival time says
         nothing about this piece's position, so the clocks are not compared)."""
         self._apply_pending(sample_rate_hz)
-        # The block ended when it arrived: it started one block earlier.
-        start = arrived - timedelta(seconds=block.size / sample_rate_hz)
-        if self._pipeline is not None and self._stream_start is not None and self.live and not gap:
-            expected = self._stream_start + timedelta(seconds=self._stream_samples / sample_rate_hz)
-            drift_s = (expected - start).total_seconds()
-            if abs(drift_s) > MAX_CLOCK_DRIFT_S:
-                # The device's sample clock and the gateway's clock disagree (crystal drift,
-                # a clock step after NTP sync): restart the stream time at the clock's.
-                log.warning(
-                    "%s: the audio clock is %+.2f s off the system clock; realigning",
-                    self.id,
-                    drift_s,
-                )
-                self._handle(self._pipeline.flush())
-                self._count_gate()
-                self._pipeline = None
-                self.stats.clock_resyncs += 1
+        if self._pipeline is not None and self.live and not gap:
+            block = self._correct_clock(block, sample_rate_hz, arrived)
+            if not block.size:
+                return
         if self._pipeline is None:
+            # The block ended when it arrived: it started one block earlier.
+            start = arrived - timedelta(seconds=block.size / sample_rate_hz)
             self._stream_start, self._stream_samples = start, 0
             self._pipeline = self._new_pipeline(sample_rate_hz, start)
+            self._stream_clock.reset()
         records = self._pipeline.process(block)
         self._stream_samples += block.size
         self._handle(records)
@@ -416,8 +465,11 @@ class SensorRunner:
             self.stats.blocks += 1
             self.stats.samples += item.size
             return
-        # Lost audio: NaN, a second at a time, so the stream time stays aligned.
-        remaining = item
+        self._measure_gap(item, sample_rate_hz, arrived)
+
+    def _measure_gap(self, samples: int, sample_rate_hz: int, arrived: datetime) -> None:
+        """Lost audio: NaN, a second at a time, so the stream time stays aligned."""
+        remaining = samples
         while remaining > 0:
             size = min(remaining, sample_rate_hz)
             self._process(np.full(size, np.nan), sample_rate_hz, arrived, gap=True)
