@@ -18,7 +18,7 @@ import soundfile as sf
 from noisefleet_core.contract.levels import parse_timestamp
 from noisefleet_core.contract.messages import LevelsMessage, decode
 from noisefleet_edge.agent.config import parse_config
-from noisefleet_edge.agent.outbox import Outbox
+from noisefleet_edge.agent.outbox import Outbox, OutboxError
 from noisefleet_edge.agent.sensor import SensorRunner
 from noisefleet_edge.classifier import SoundClassifier, default_model_dir
 from noisefleet_edge.sources.base import SourceStats
@@ -61,7 +61,9 @@ def classifier() -> SoundClassifier:
     return SoundClassifier(default_model_dir())
 
 
-def _runner(tmp_path: Path, classifier: SoundClassifier, clock: Any) -> tuple[SensorRunner, Outbox]:
+def _runner(
+    tmp_path: Path, classifier: SoundClassifier, clock: Any, outbox_class: type[Outbox] = Outbox
+) -> tuple[SensorRunner, Outbox]:
     sf.write(tmp_path / "unused.wav", np.zeros(FS), FS)
     config = parse_config(
         {
@@ -76,7 +78,7 @@ def _runner(tmp_path: Path, classifier: SoundClassifier, clock: Any) -> tuple[Se
         },
         tmp_path / "edge.toml",
     )
-    outbox = Outbox(tmp_path / "outbox.sqlite", 64 << 20)
+    outbox = outbox_class(tmp_path / "outbox.sqlite", 64 << 20)
     # The scripted source does not wait for real time: let its whole recording queue up.
     runner = SensorRunner("lab", config.sensors[0], outbox, lambda: None, clock, 3600, classifier)
     return runner, outbox
@@ -253,3 +255,47 @@ def test_records_staged_before_a_kill_go_out_as_a_replay_sent_when_staged(
     assert recovered.envelope.replayed is True
     assert recovered.envelope.sent_at == staged_at
     assert all(not m.envelope.replayed for m in messages[1:]), "this run's are new"
+
+
+class FillingOutbox(Outbox):
+    """An outbox on a disk that is full while ``full`` is set (every write refused)."""
+
+    full = False
+
+    def _refuse(self) -> None:
+        if self.full:
+            raise OutboxError(f"{self.path}: cannot store a message: database or disk is full")
+
+    def stage(self, sensor: str, record: Any) -> None:
+        self._refuse()
+        super().stage(sensor, record)
+
+    def enqueue(self, sensor: str, topic: str, build: Any) -> Any:
+        self._refuse()
+        return super().enqueue(sensor, topic, build)
+
+    def enqueue_staged(self, sensor: str, topic: str, build: Any) -> Any:
+        self._refuse()
+        return super().enqueue_staged(sensor, topic, build)
+
+
+@pytest.mark.slow
+def test_a_full_disk_loses_what_it_cannot_store_counted_and_measuring_goes_on(
+    tmp_path: Path, classifier: SoundClassifier
+) -> None:
+    holder: dict[str, Any] = {}
+
+    async def on_block(k: int) -> None:
+        runner: SensorRunner = holder["runner"]
+        while runner.stats.blocks < k:  # lockstep, so the disk fills at a known second
+            await asyncio.sleep(0.001)
+        holder["outbox"].full = 10 <= k < 20  # full from 5 s to 10 s of audio
+
+    source = ScriptedSource(20.0, on_block=on_block)
+    runner, outbox = _runner(tmp_path, classifier, source.clock, FillingOutbox)
+    holder.update(runner=runner, outbox=outbox)
+    _run(runner, source)  # ends normally: no OutboxError escapes
+    stored = _level_records(outbox)
+    assert 0 < runner.stats.unstored <= 6, "about 5 s of 1 s records lost, and counted"
+    assert len(stored) + runner.stats.unstored >= 20
+    assert stored[-1]["end"] == "2026-11-24T09:00:20.000Z", "measured to the end"

@@ -4,6 +4,7 @@ its MQTT connection, which model is in force at start, and what its heartbeat re
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import shutil
@@ -16,11 +17,12 @@ import pytest
 import soundfile as sf
 
 from noisefleet_core.contract.messages import HeartbeatMessage, decode
+from noisefleet_edge.agent import service
 from noisefleet_edge.agent.config import AgentConfig, parse_config
 from noisefleet_edge.agent.outbox import Outbox
 from noisefleet_edge.agent.sensor import SensorRunner
 from noisefleet_edge.agent.service import Agent, AgentError, SensorSlot, link_settings
-from noisefleet_edge.classifier import default_model_dir
+from noisefleet_edge.classifier import ClassifierError, default_model_dir
 from noisefleet_edge.sources.base import SourceStats
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -274,3 +276,64 @@ def test_a_live_source_that_delivers_no_audio_shows_in_the_heartbeat(tmp_path: P
         "no audio from the source for 11 s: MCU 7 sent 22050 Hz audio; the source expects 48000 Hz"
     )
     assert slot.problem == late.source_error
+
+
+class StateRecorder:
+    """Stands in for the MQTT link: keeps the state reports."""
+
+    def __init__(self) -> None:
+        self.states: list[bytes] = []
+
+    async def publish_state(self, payload: bytes) -> bool:
+        self.states.append(payload)
+        return True
+
+
+def _failing_run(slot: SensorSlot, error: Exception) -> list[int]:
+    """Make the sensor's run raise ``error`` once, then end; the calls made."""
+    calls: list[int] = []
+
+    async def run(stop: asyncio.Event, source: object = None) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise error
+
+    slot.runner.run = run  # type: ignore[method-assign,union-attr]
+    return calls
+
+
+@pytest.mark.parametrize(
+    ("error", "rolled_back"),
+    [
+        (ClassifierError("model x: the interpreter failed (bad tensor)"), True),
+        (ValueError("a bug somewhere in measuring"), False),
+        (ZeroDivisionError("another bug"), False),
+    ],
+)
+def test_only_a_model_failure_rolls_the_model_back(
+    tmp_path: Path, error: Exception, rolled_back: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(service, "RETRY_MIN_S", 0.01)
+    agent = Agent(_config(tmp_path), clock=SteppedClock())
+    with Outbox(tmp_path / "outbox.sqlite", 1 << 20) as outbox:
+        slot = _slot(agent, outbox)
+        # A second model installed, so there is something to roll back to.
+        store = slot.store
+        first = store.current_version()
+        shutil.copytree(default_model_dir(), tmp_path / "second")
+        manifest = json.loads((tmp_path / "second" / "model.json").read_text())
+        manifest["name"] = "second"
+        (tmp_path / "second" / "model.json").write_text(json.dumps(manifest))
+        later = datetime(2026, 11, 25, tzinfo=UTC)
+        archive = service._archive_of(tmp_path / "second")
+        store.install(archive, hashlib.sha256(archive).hexdigest(), service.load_and_run, later)
+        second = store.current_version()
+        calls = _failing_run(slot, error)
+        slot.link = StateRecorder()  # type: ignore[assignment]
+        asyncio.run(agent._supervise(slot))
+        assert slot.runner is not None
+        slot.runner.close()
+    assert calls == [1, 1], "the sensor ran again after the failure"
+    assert slot.failures == 1
+    assert store.current_version() == (first if rolled_back else second)
+    assert len(slot.link.states) == (1 if rolled_back else 0)  # type: ignore[union-attr]

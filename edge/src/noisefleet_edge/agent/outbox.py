@@ -36,6 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from noisefleet_edge.errors import NoisefleetEdgeError
+
 __all__ = ["ROW_OVERHEAD_BYTES", "Outbox", "OutboxEntry", "OutboxError"]
 
 log = logging.getLogger(__name__)
@@ -92,7 +94,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 """
 
 
-class OutboxError(Exception):
+class OutboxError(NoisefleetEdgeError):
     """The outbox cannot be opened or written (one line: what happened and what to do)."""
 
 

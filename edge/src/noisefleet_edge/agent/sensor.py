@@ -37,6 +37,7 @@ from noisefleet_core.acoustics.meter import MeterSettings
 from noisefleet_core.contract.levels import parse_timestamp
 from noisefleet_core.contract.messages import EventsMessage, LevelsMessage, encode, make_envelope
 from noisefleet_core.contract.topics import topic
+from noisefleet_core.models.manifest import ModelError
 from noisefleet_edge.agent.backlog import Backlog
 from noisefleet_edge.agent.config import (
     BridgeSourceConfig,
@@ -44,7 +45,7 @@ from noisefleet_edge.agent.config import (
     MicrophoneSourceConfig,
     SensorConfig,
 )
-from noisefleet_edge.agent.outbox import Outbox
+from noisefleet_edge.agent.outbox import Outbox, OutboxError
 from noisefleet_edge.agent.sensor_health import SourceActivity
 from noisefleet_edge.agent.stream_clock import StreamClock
 from noisefleet_edge.agent.tuning import (
@@ -53,7 +54,7 @@ from noisefleet_edge.agent.tuning import (
     event_is_reported,
     model_thresholds,
 )
-from noisefleet_edge.classifier import SoundClassifier
+from noisefleet_edge.classifier import ClassifierError, SoundClassifier
 from noisefleet_edge.detection import SensorPipeline
 from noisefleet_edge.sources.base import AudioSource, FloatArray, SourceError
 
@@ -108,6 +109,8 @@ class SensorStats:
     windows_classified: int = 0
     rebuilds: int = 0
     clock_resyncs: int = 0
+    unstored: int = 0
+    """Level records and messages the outbox could not store (a full disk): lost, counted."""
     clock_gap_samples: int = 0
     """Samples measured as missing because the stream fell behind the clock for good."""
     clock_dropped_samples: int = 0
@@ -156,6 +159,7 @@ class SensorRunner:
         self._pending_lock = threading.Lock()
         self._stream_clock = StreamClock(MAX_CLOCK_DRIFT_S)
         self._skip_samples = 0
+        self._unstored_writes = 0
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"sensor-{config.id}")
         self._levels_topic = topic(site, config.id, "levels")
         self._events_topic = topic(site, config.id, "events")
@@ -307,7 +311,7 @@ class SensorRunner:
         if pipeline is not None:
             try:
                 self._handle(pipeline.flush())
-            except (ValueError, RuntimeError) as error:  # e.g. a model failing in use
+            except (ClassifierError, ModelError) as error:  # a model failing in use
                 log.error("%s: the last records could not be measured: %s", self.id, error)
             self._pipeline = pipeline
             self._count_gate()
@@ -331,10 +335,28 @@ class SensorRunner:
             )
             return encode(LevelsMessage(envelope, tuple(records)))
 
-        if self._outbox.enqueue_staged(self.id, self._levels_topic, build) is not None:
+        try:
+            entry = self._outbox.enqueue_staged(self.id, self._levels_topic, build)
+        except OutboxError as error:
+            # The staged records stay staged: the next batch takes them along.
+            self._unstored(error, 0)
+            entry = None
+        if entry is not None:
             self.stats.messages += 1
             self._notify()
         self._batch_key = None
+
+    def _unstored(self, error: OutboxError, lost: int) -> None:
+        """The outbox refused a write (a full disk): measuring goes on; ``lost`` counted."""
+        self.stats.unstored += lost
+        self._unstored_writes += 1
+        if self._unstored_writes == 1 or self._unstored_writes % 100 == 0:
+            log.error(
+                "%s: the outbox cannot store (%s); %d record(s) or message(s) lost so far",
+                self.id,
+                error,
+                self.stats.unstored,
+            )
 
     def _batch_of(self, record: dict[str, Any]) -> int:
         start = parse_timestamp(record["start"]).timestamp()
@@ -352,7 +374,11 @@ class SensorRunner:
             key = self._batch_of(record)
             if self._batch_key is not None and key != self._batch_key:
                 self._enqueue_levels()
-            self._outbox.stage(self.id, record)
+            try:
+                self._outbox.stage(self.id, record)
+            except OutboxError as error:
+                self._unstored(error, 1)
+                continue
             self._batch_key = key
             self.stats.level_records += 1
         if events:
@@ -363,7 +389,11 @@ class SensorRunner:
                 )
                 return encode(EventsMessage(envelope, "end", tuple(events)))
 
-            self._outbox.enqueue(self.id, self._events_topic, build)
+            try:
+                self._outbox.enqueue(self.id, self._events_topic, build)
+            except OutboxError as error:
+                self._unstored(error, 1)
+                return
             self.stats.events += len(events)
             self.stats.messages += 1
             self._notify()
@@ -381,7 +411,11 @@ class SensorRunner:
             )
             return encode(EventsMessage(envelope, "start", tuple(events)))
 
-        self._outbox.enqueue(self.id, self._events_topic, build)
+        try:
+            self._outbox.enqueue(self.id, self._events_topic, build)
+        except OutboxError as error:
+            self._unstored(error, 1)
+            return
         self.stats.messages += 1
         self._notify()
 

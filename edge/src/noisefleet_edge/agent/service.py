@@ -44,7 +44,7 @@ from noisefleet_core.models.manifest import CARD_FILE, MANIFEST_FILE, MODEL_FILE
 from noisefleet_edge.agent import health
 from noisefleet_edge.agent.config import AgentConfig, SensorConfig
 from noisefleet_edge.agent.model_store import ModelStore, installed_at_of
-from noisefleet_edge.agent.model_transfer import ModelTransfer, ModelUpdateError
+from noisefleet_edge.agent.model_transfer import ModelTransfer, ModelUpdateError, one_line
 from noisefleet_edge.agent.mqtt_link import (
     CommandHandler,
     LinkSettings,
@@ -70,7 +70,8 @@ from noisefleet_edge.agent.settings_store import (
     settings_path,
 )
 from noisefleet_edge.agent.tuning import model_thresholds
-from noisefleet_edge.classifier import SoundClassifier
+from noisefleet_edge.classifier import ClassifierError, SoundClassifier
+from noisefleet_edge.errors import NoisefleetEdgeError
 from noisefleet_edge.sources.base import SourceError
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ RETRY_MAX_S = 60.0
 CONFIGURED_MARK = "configured.sha256"
 
 
-class AgentError(Exception):
+class AgentError(NoisefleetEdgeError):
     """The agent cannot start; one line for the operator."""
 
 
@@ -195,7 +196,7 @@ class Agent:
             assert folder is not None
             try:
                 classifier = load_and_run(folder)
-            except (ModelError, ValueError, RuntimeError) as error:
+            except (ModelError, ClassifierError) as error:
                 log.error("%s: the model in force fails (%s); rolling back", sensor.id, error)
                 folder = store.rollback()
                 classifier = load_and_run(folder)
@@ -277,7 +278,7 @@ class Agent:
         try:
             folder, draft = await asyncio.to_thread(roll_back, slot.store, error)
             classifier = await asyncio.to_thread(load_and_run, folder)
-        except (ModelUpdateError, ModelError) as failure:
+        except (ModelUpdateError, ModelError, ClassifierError) as failure:
             log.error("%s: cannot roll back the model: %s", slot.id, failure)
             return False
         slot.runner.replace_classifier(classifier)
@@ -319,7 +320,9 @@ class Agent:
         outbox = self._outbox
         sensor = slot.id
         # Read before the builder runs: it runs inside the outbox's transaction.
-        depth, outbox_dropped = outbox.depth(sensor), outbox.dropped(sensor)
+        # What the outbox could not store (a full disk) counts as dropped too.
+        depth = outbox.depth(sensor)
+        outbox_dropped = outbox.dropped(sensor) + runner.stats.unstored
         temperature = health.temperature_c()
         disk_free = health.disk_free_bytes(self.config.state_dir)
         synced = health.clock_synced()
@@ -369,7 +372,11 @@ class Agent:
             for slot in self.slots:
                 build = await asyncio.to_thread(self.heartbeat, slot, cpu)
                 beat_topic = topic(self.config.site, slot.id, "heartbeat")
-                await asyncio.to_thread(outbox.enqueue, slot.id, beat_topic, build)
+                try:
+                    await asyncio.to_thread(outbox.enqueue, slot.id, beat_topic, build)
+                except OutboxError as error:  # e.g. a full disk: measuring goes on
+                    log.error("%s: the heartbeat could not be stored: %s", slot.id, error)
+                    continue
                 if slot.link is not None:
                     slot.link.notify()
 
@@ -389,13 +396,19 @@ class Agent:
                 slot.runner.stats.last_error = str(error)
                 slot.runner.stats.failed_at = self.clock()
                 log.error("%s; retrying in %.0f s", error, delay)
-            except (ModelError, ValueError, RuntimeError) as error:
+            except (ModelError, ClassifierError) as error:
+                # The model failed in use: only this rolls it back.
                 slot.failures += 1
                 slot.runner.stats.last_error = str(error)
                 slot.runner.stats.failed_at = self.clock()
-                log.error("%s: measuring failed: %s", slot.id, error)
+                log.error("%s: the model failed: %s", slot.id, error)
                 if slot.store.previous_dir() is not None and not await self._roll_back(slot, error):
                     break
+            except Exception as error:  # a bug: the other sensors keep running, this one retries
+                slot.failures += 1
+                slot.runner.stats.last_error = f"measuring failed: {one_line(error)}"
+                slot.runner.stats.failed_at = self.clock()
+                log.exception("%s: measuring failed; retrying in %.0f s", slot.id, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), delay)
             delay = min(delay * 2, RETRY_MAX_S)

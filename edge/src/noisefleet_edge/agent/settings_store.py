@@ -28,11 +28,12 @@ from noisefleet_edge.agent.tuning import (
     tuning_from_mapping,
     tuning_to_mapping,
 )
+from noisefleet_edge.errors import NoisefleetEdgeError
 
 SETTINGS_FOLDER = "settings"
 
 
-class SettingsStoreError(Exception):
+class SettingsStoreError(NoisefleetEdgeError):
     """Settings could not be saved (one line: the file and why)."""
 
 

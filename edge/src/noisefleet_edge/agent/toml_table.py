@@ -9,8 +9,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from noisefleet_edge.errors import NoisefleetEdgeError
 
-class ConfigError(ValueError):
+
+class ConfigError(NoisefleetEdgeError):
     """The configuration cannot be used; the message names the file, the key and the fix."""
 
 

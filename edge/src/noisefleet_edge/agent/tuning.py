@@ -33,6 +33,7 @@ from typing import Any
 from noisefleet_core.acoustics.meter import MAX_INTERVAL_S, MIN_INTERVAL_S
 from noisefleet_core.events import DetectorSettings, DetectorSettingsError
 from noisefleet_core.models.manifest import UNKNOWN_LABEL, ModelManifest
+from noisefleet_edge.errors import NoisefleetEdgeError
 
 ModelThresholds = tuple[Mapping[str, float], Mapping[str, float]]
 """The (onset, offset) per-label thresholds tuned for a model (from its model.json)."""
@@ -43,7 +44,7 @@ LEVEL_RANGE_DB = (-200.0, 200.0)
 """Allowed gate and unknown levels: dB SPL when calibrated, dBFS (negative) otherwise."""
 
 
-class TuningError(ValueError):
+class TuningError(NoisefleetEdgeError):
     """A setting is unknown or invalid; the message names it and says why (one line)."""
 
 
