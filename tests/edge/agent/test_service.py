@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from noisefleet_core.contract.messages import HeartbeatMessage, decode
-from noisefleet_edge.agent import service
+from noisefleet_edge.agent import configured_model, service
 from noisefleet_edge.agent.config import AgentConfig, parse_config
 from noisefleet_edge.agent.outbox import Outbox
 from noisefleet_edge.agent.sensor import SensorRunner
@@ -325,8 +325,10 @@ def test_only_a_model_failure_rolls_the_model_back(
         manifest["name"] = "second"
         (tmp_path / "second" / "model.json").write_text(json.dumps(manifest))
         later = datetime(2026, 11, 25, tzinfo=UTC)
-        archive = service._archive_of(tmp_path / "second")
-        store.install(archive, hashlib.sha256(archive).hexdigest(), service.load_and_run, later)
+        archive = configured_model.archive_of(tmp_path / "second")
+        store.install(
+            archive, hashlib.sha256(archive).hexdigest(), configured_model.load_and_run, later
+        )
         second = store.current_version()
         calls = _failing_run(slot, error)
         slot.link = StateRecorder()  # type: ignore[assignment]

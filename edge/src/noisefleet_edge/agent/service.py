@@ -2,7 +2,7 @@
 
 Start-up:
 1. open the durable outbox (``state_dir/outbox.sqlite``);
-2. per sensor: the model in force (``ModelStore``: the last one installed remotely, or the
+2. per sensor: the model in force (``configured_model``: the last one installed remotely, or the
    configured one, which is put in the store so a later update can roll back to it; a changed
    configured model replaces it), its runner (source → pipeline thread → outbox), the settings
    a ``set`` changed before the restart (``settings_store``), its remote manager (``set`` and
@@ -23,26 +23,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import io
 import logging
 import signal
-import tarfile
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-
-import numpy as np
 
 from noisefleet_core.contract.commands import ModelInfo, encode_command
 from noisefleet_core.contract.levels import format_timestamp
 from noisefleet_core.contract.messages import HeartbeatMessage, encode, make_envelope
 from noisefleet_core.contract.topics import topic
-from noisefleet_core.models.manifest import CARD_FILE, MANIFEST_FILE, MODEL_FILE, ModelError
+from noisefleet_core.models.manifest import ModelError
 from noisefleet_edge.agent import health
 from noisefleet_edge.agent.config import AgentConfig, SensorConfig
+from noisefleet_edge.agent.configured_model import load_and_run, model_in_force
 from noisefleet_edge.agent.model_store import ModelStore, installed_at_of
 from noisefleet_edge.agent.model_transfer import ModelTransfer, ModelUpdateError, one_line
 from noisefleet_edge.agent.mqtt_link import (
@@ -78,21 +73,10 @@ log = logging.getLogger(__name__)
 
 RETRY_MIN_S = 2.0
 RETRY_MAX_S = 60.0
-CONFIGURED_MARK = "configured.sha256"
 
 
 class AgentError(NoisefleetEdgeError):
     """The agent cannot start; one line for the operator."""
-
-
-def load_and_run(folder: Path) -> SoundClassifier:
-    """Load a model folder and run it once on 2 s of silence (a model that cannot run is
-    refused before it replaces the one in force)."""
-    classifier = SoundClassifier(folder)
-    rate = classifier.manifest.feature_params.sample_rate_hz
-    if classifier.classify(np.zeros(2 * rate), rate) is None:
-        raise ModelError(f"{folder}: the model produced no output on 2 s of audio")
-    return classifier
 
 
 def link_settings(config: AgentConfig, sensor: SensorConfig) -> LinkSettings:
@@ -114,32 +98,6 @@ def link_settings(config: AgentConfig, sensor: SensorConfig) -> LinkSettings:
         protocol=mqtt.protocol,
         drain_timeout_s=mqtt.drain_timeout_s,
     )
-
-
-MODEL_FOLDER_FILES = (MANIFEST_FILE, MODEL_FILE, CARD_FILE)
-
-
-def _archive_of(folder: Path) -> bytes:
-    """A model folder as the tar archive a remote update would carry."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name in MODEL_FOLDER_FILES:
-            if (folder / name).is_file():
-                archive.add(folder / name, arcname=name, recursive=False)
-    return buffer.getvalue()
-
-
-def contents_sha256(folder: Path) -> str:
-    """SHA-256 of a model folder's files, names and bytes only: unlike its tar archive, which
-    stores modification times and owners, a ``touch`` or a reinstall does not change it."""
-    digest = hashlib.sha256()
-    for name in MODEL_FOLDER_FILES:
-        path = folder / name
-        if path.is_file():
-            data = path.read_bytes()
-            digest.update(f"{name}\0{len(data)}\0".encode())
-            digest.update(data)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -180,28 +138,8 @@ class Agent:
     def _model_in_force(self, sensor: SensorConfig) -> tuple[ModelStore, SoundClassifier, str]:
         """The store, the loaded model and its version (blocking: runs in a thread)."""
         try:
-            store = ModelStore(self.config.models_dir, sensor.id)
-            configured_sha = contents_sha256(sensor.model_dir)
-            mark = store.folder / CONFIGURED_MARK
-            previous_mark = mark.read_text().strip() if mark.is_file() else None
-            if store.current_version() is None:
-                store.seed(sensor.model_dir, load_and_run, self.clock())
-            elif previous_mark != configured_sha:
-                # The operator configured another model: it replaces the one in force.
-                archive = _archive_of(sensor.model_dir)
-                archive_sha = hashlib.sha256(archive).hexdigest()
-                store.install(archive, archive_sha, load_and_run, self.clock())
-            mark.write_text(configured_sha + "\n")
-            folder = store.current_dir()
-            assert folder is not None
-            try:
-                classifier = load_and_run(folder)
-            except (ModelError, ClassifierError) as error:
-                log.error("%s: the model in force fails (%s); rolling back", sensor.id, error)
-                folder = store.rollback()
-                classifier = load_and_run(folder)
-            return store, classifier, folder.name
-        except (ModelUpdateError, ModelError, OSError) as error:
+            return model_in_force(self.config.models_dir, sensor, self.clock())
+        except (ModelUpdateError, ModelError, ClassifierError, OSError) as error:
             raise AgentError(f"sensors.{sensor.id}.model: {error}") from None
 
     def _info(self, classifier: SoundClassifier, version: str) -> ModelInfo:
