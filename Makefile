@@ -36,11 +36,13 @@ bench: setup
 default-model: setup
 	$(BIN)/noisefleet-train default-model --out edge/src/noisefleet_edge/models/default
 
-# One lock for the workspace, and the edge's own hashed requirements for gateways.
+# One lock for the workspace, and the edge's own hashed requirements for gateways, checked
+# with pip (what the gateways install with) for aarch64 and x86_64.
 lock:
 	uv lock
 	uv export --package noisefleet-edge --no-dev --no-emit-workspace --frozen --quiet \
 		-o edge/requirements.lock
+	scripts/check-edge-lock.sh
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .mypy_cache .ruff_cache .hypothesis

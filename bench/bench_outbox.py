@@ -46,7 +46,8 @@ def build(sequence: int) -> bytes:
             envelope, uptime_s=1.0, cpu_percent=1.0, temperature_c=None, disk_free_bytes=1,
             outbox_depth=0, outbox_dropped=0, dropped_frames=0, model_name="m" * 560,
             model_sha256="0" * 64, feature_params_hash="fp-0", clock_synced=True,
-            calibration_date=None, calibration_offset_db=None,
+            calibration_date=None, calibration_offset_db=None, source_error=None,
+            source_failures=0, last_audio_at=None,
         )
     )  # fmt: skip
 

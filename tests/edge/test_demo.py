@@ -62,3 +62,17 @@ def test_demo_creates_missing_directories(run_cli: RunCli, tmp_path: Path) -> No
         "edge.toml",
         "street.wav",
     ]
+
+
+def test_demo_with_a_relative_output_dir_from_any_folder(
+    run_cli: RunCli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``make demo`` passes ``--output-dir demo-output``: the agent's configuration written there
+    resolves its paths against its own folder, so they must not repeat the folder."""
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("demo", "--output-dir", "demo-output")
+    assert result.code == 0, result.err
+    assert "status online -> stopped; 0 message(s) broke the contract" in result.out
+    config = (tmp_path / "demo-output" / "edge.toml").read_text()
+    assert 'path = "street.wav"' in config
+    assert 'state_dir = "agent-state"' in config

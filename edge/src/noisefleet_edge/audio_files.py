@@ -18,13 +18,15 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
+from noisefleet_edge.errors import NoisefleetEdgeError
+
 BLOCK_FRAMES = 1 << 16
 
 # Integer formats clip at their largest code; the positive full scale is one step below 1.0.
 _INTEGER_BITS = {"PCM_S8": 8, "PCM_U8": 8, "PCM_16": 16, "PCM_24": 24, "PCM_32": 32}
 
 
-class AudioInputError(Exception):
+class AudioInputError(NoisefleetEdgeError):
     """A recording cannot be measured; the message says why in one line."""
 
 

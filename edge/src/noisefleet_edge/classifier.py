@@ -37,6 +37,7 @@ from noisefleet_core.models.manifest import (
     check_compatible,
     parse_manifest,
 )
+from noisefleet_edge.errors import NoisefleetEdgeError
 
 FloatArray = npt.NDArray[np.float64]
 DEFAULT_MODEL_PACKAGE = "noisefleet_edge.models"
@@ -101,6 +102,11 @@ class Classification:
     window_starts_s: tuple[float, ...]
 
 
+class ClassifierError(NoisefleetEdgeError):
+    """A loaded model failed while classifying (the interpreter refused to run): a model
+    failure, which the agent answers by rolling the model back."""
+
+
 class SoundClassifier:
     """A loaded model folder, ready to classify signals (thread-safe: one call at a time)."""
 
@@ -144,11 +150,16 @@ class SoundClassifier:
         scaled = np.clip(np.round(windows / in_q.scale + in_q.zero_point), -128, 127)
         quantised = scaled.astype(np.int8)[..., np.newaxis]
         with self._lock:
-            for i in range(windows.shape[0]):
-                self._interpreter.set_tensor(self._input["index"], quantised[i : i + 1])
-                self._interpreter.invoke()
-                raw = self._interpreter.get_tensor(self._output["index"])[0]
-                out[i] = (raw.astype(np.float64) - out_q.zero_point) * out_q.scale
+            try:
+                for i in range(windows.shape[0]):
+                    self._interpreter.set_tensor(self._input["index"], quantised[i : i + 1])
+                    self._interpreter.invoke()
+                    raw = self._interpreter.get_tensor(self._output["index"])[0]
+                    out[i] = (raw.astype(np.float64) - out_q.zero_point) * out_q.scale
+            except (ValueError, RuntimeError) as error:  # the interpreter's own errors
+                raise ClassifierError(
+                    f"model {self.manifest.name}: the interpreter failed ({error})"
+                ) from error
         return out
 
     def classify(

@@ -6,11 +6,12 @@ import argparse
 import sys
 
 from noisefleet_core.acoustics.calibration import offset_from_sensitivity
+from noisefleet_edge.errors import NoisefleetEdgeError
 
 PROG = "noisefleet-edge"
 
 
-class CommandError(Exception):
+class CommandError(NoisefleetEdgeError):
     """A failure to report as one line (exit status 1)."""
 
 

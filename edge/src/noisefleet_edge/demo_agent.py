@@ -81,6 +81,11 @@ async def _run(config_path: Path, port: int) -> list[dict[str, Any]]:
     return received
 
 
+def _toml_path(path: Path, base: Path) -> str:
+    """``path`` relative to ``base`` as a TOML string (JSON escapes are valid TOML ones)."""
+    return json.dumps(os.path.relpath(path.resolve(), base.resolve()))
+
+
 def publish_demo(street_path: Path, offset_db: float, output_dir: Path, out: TextIO) -> None:
     mosquitto = _mosquitto()
     if mosquitto is None:
@@ -99,17 +104,20 @@ def publish_demo(street_path: Path, offset_db: float, output_dir: Path, out: Tex
     config = output_dir / "edge.toml"
     state = output_dir / "agent-state"
     shutil.rmtree(state, ignore_errors=True)
+    street = _toml_path(street_path, config.parent)
+    # Paths in the configuration are relative to its own folder (as an operator would write
+    # them), so the demo works whatever the working directory and output folder are.
     config.write_text(
         "[agent]\n"
         'site = "demo-street"\n'
-        f'state_dir = "{state}"\n'
+        f"state_dir = {_toml_path(state, config.parent)}\n"
         "[mqtt]\n"
         'host = "127.0.0.1"\n'
         f"port = {port}\n"
         "[[sensors]]\n"
         'id = "corner"\n'
         f"calibration_offset_db = {offset_db:.2f}\n"
-        f'source = {{ type = "file", path = "{street_path}", speed = 0 }}\n'
+        f'source = {{ type = "file", path = {street}, speed = 0 }}\n'
         "[sensors.settings]\n"
         "gate_level_db = 55\n"
     )

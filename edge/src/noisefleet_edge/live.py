@@ -16,10 +16,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from noisefleet_edge.errors import NoisefleetEdgeError
+
 QUEUE_TIMEOUT_S = 5.0
 
 
-class LiveInputError(Exception):
+class LiveInputError(NoisefleetEdgeError):
     """The microphone cannot be opened or stopped delivering audio; one-line message."""
 
 

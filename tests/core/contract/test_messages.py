@@ -48,7 +48,23 @@ def _messages() -> list[Message]:
         EventsMessage(_envelope(), "start", tuple(events)),
         StatusMessage(_envelope(), "offline", "connection lost"),
         HeartbeatMessage(
-            _envelope(), 12.5, 3.0, None, 10**9, 0, 0, 2, "m", "0" * 64, "h", False, None, None
+            _envelope(),
+            12.5,
+            3.0,
+            None,
+            10**9,
+            0,
+            0,
+            2,
+            "m",
+            "0" * 64,
+            "h",
+            False,
+            None,
+            None,
+            "no-audio",
+            1,
+            "2026-11-24T09:00:00.000Z",
         ),
     ]
 

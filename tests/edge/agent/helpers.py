@@ -44,6 +44,9 @@ def heartbeat_builder(
                 clock_synced=True,
                 calibration_date=None,
                 calibration_offset_db=None,
+                source_error=None,
+                source_failures=0,
+                last_audio_at=None,
             )
         )
 

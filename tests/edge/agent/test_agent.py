@@ -15,6 +15,7 @@ import itertools
 import signal
 import subprocess
 import tarfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, replace
@@ -83,6 +84,7 @@ from .agent_helpers import (
     write_config,
 )
 from .conftest import BrokerFactory
+from .test_remote import HOSTILE_CHANGES, hostile_set
 
 pytestmark = pytest.mark.integration
 
@@ -410,6 +412,7 @@ def test_after_a_sigkill_the_outbox_is_sent_replayed_and_sequences_continue(
     assert [sequence for _, _, sequence, _ in rows] == list(range(1, len(rows) + 1))
 
     broker.start()
+    restarted_at = datetime.now(UTC)
     restart = file_sensor("s01", street3, speed=0.0, settings={"levels_batch_s": 1})
     second = write_config(tmp_path / "second.toml", broker.port, [restart])
     with Collector(broker) as collector, AgentProcess(second) as agent:
@@ -432,11 +435,19 @@ def test_after_a_sigkill_the_outbox_is_sent_replayed_and_sequences_continue(
     assert status[0].state == "online"
     online_at = status[0].envelope.sequence
     assert len(kept) <= online_at <= len(data)
-    assert all(m.envelope.sequence <= online_at for m in later if m.envelope.replayed)
     assert min(sequences(later)) == len(kept) + 1, "sequences continue, never reused"
-    # Level records staged (not yet batched) at the kill go out first after the restart.
+    # Level records staged (not yet batched) at the kill go out first after the restart, as a
+    # replay sent when the killed run staged them.
     later_levels = level_records(later)
     assert later_levels[: len(staged)] == staged
+    recovered = later[:1] if staged else []
+    for message in recovered:
+        assert isinstance(message, LevelsMessage)
+        assert list(message.records) == staged
+        assert message.envelope.replayed is True
+        assert message.envelope.sent_at < restarted_at
+    fresh = later[len(recovered) :]
+    assert all(m.envelope.sequence <= online_at for m in fresh if m.envelope.replayed)
     assert [r["duration_s"] for r in later_levels[len(staged) :]] == [1.0, 1.0, 1.0]
     assert (status[-1].state, status[-1].envelope.sequence) == ("stopped", len(data))
 
@@ -444,11 +455,16 @@ def test_after_a_sigkill_the_outbox_is_sent_replayed_and_sequences_continue(
 # -- 5. remote settings ------------------------------------------------------------------------
 
 
+def looping_sensor_config(tmp_path: Path, broker: Mosquitto, street: Street) -> Path:
+    """One sensor, ``s01``, playing ``street`` in a loop at 4x, 1 s level batches."""
+    sensor = file_sensor("s01", street.path, speed=4.0, loop=True, settings={"levels_batch_s": 1})
+    return write_config(tmp_path / "edge.toml", broker.port, [sensor])
+
+
 def test_set_commands_change_settings_at_run_time_and_bad_ones_are_rejected(
     broker: Mosquitto, tmp_path: Path, street20: Street
 ) -> None:
-    sensor = file_sensor("s01", street20.path, speed=4.0, loop=True, settings={"levels_batch_s": 1})
-    config = write_config(tmp_path / "edge.toml", broker.port, [sensor])
+    config = looping_sensor_config(tmp_path, broker, street20)
     set_topic = topic(SITE, "s01", "set")
     with Collector(broker) as collector, AgentProcess(config) as agent:
         startup = wait_state(collector, "s01", None)
@@ -512,6 +528,55 @@ def test_set_commands_change_settings_at_run_time_and_bad_ones_are_rejected(
     assert 0 < durations[-1] <= 2.0
 
 
+def test_settings_changed_remotely_survive_a_restart(
+    broker: Mosquitto, tmp_path: Path, street20: Street
+) -> None:
+    config = looping_sensor_config(tmp_path, broker, street20)
+    request, payload = set_payload({"interval_s": 2, "enabled_labels": ["siren"]})
+    with Collector(broker) as collector, AgentProcess(config) as agent:
+        wait_state(collector, "s01", None)
+        publish(broker, [(topic(SITE, "s01", "set"), payload)])
+        accepted = wait_state(collector, "s01", request)
+        assert accepted.accepted is True
+        assert agent.stop() == 0, agent.stderr[-3000:]
+    with Collector(broker, "second") as collector, AgentProcess(config) as agent:
+        startup = wait_state(collector, "s01", None)  # the first run left the set's answer
+        assert dict(startup.settings) == dict(accepted.settings)
+        assert (startup.accepted, startup.reason) == (True, None)
+        wait_records(collector, "s01", 2.0, 2)
+        assert agent.stop() == 0, agent.stderr[-3000:]
+    assert_no_traceback(agent)
+
+
+def test_hostile_set_commands_are_each_refused_in_one_line_and_measuring_goes_on(
+    broker: Mosquitto, tmp_path: Path, street20: Street
+) -> None:
+    """Issue 14: these froze the agent for minutes, took its memory or got no answer."""
+    config = looping_sensor_config(tmp_path, broker, street20)
+    set_topic = topic(SITE, "s01", "set")
+    requests = {name: str(uuid.uuid4()) for name in HOSTILE_CHANGES}
+    payloads = [
+        (set_topic, hostile_set(changes, requests[name]))
+        for name, changes in HOSTILE_CHANGES.items()
+    ]
+    with Collector(broker) as collector, AgentProcess(config) as agent:
+        startup = wait_state(collector, "s01", None)
+        wait_levels_after(collector, "s01", 0.0)
+        publish(broker, payloads)
+        for name, request in requests.items():
+            refused = wait_state(collector, "s01", request)
+            assert refused.accepted is False, name
+            assert refused.reason is not None
+            assert refused.reason.startswith("payload: "), (name, refused.reason)
+            assert dict(refused.settings) == dict(startup.settings), "nothing changed"
+        after = time.monotonic()
+        wait_levels_after(collector, "s01", after, count=2)
+        assert agent.stop() == 0, agent.stderr[-3000:]
+        stopped_last(collector, "s01")
+    assert_no_traceback(agent)
+    assert_contiguous(level_records(data_of(assert_sequences(collector.messages("s01")))))
+
+
 # -- 6. remote model update --------------------------------------------------------------------
 
 
@@ -526,8 +591,7 @@ def model_archive() -> bytes:
 def test_a_model_pushed_in_chunks_is_installed_and_a_corrupt_one_rejected(
     broker: Mosquitto, tmp_path: Path, street20: Street
 ) -> None:
-    sensor = file_sensor("s01", street20.path, speed=4.0, loop=True, settings={"levels_batch_s": 1})
-    config = write_config(tmp_path / "edge.toml", broker.port, [sensor])
+    config = looping_sensor_config(tmp_path, broker, street20)
     model_topic = topic(SITE, "s01", "model")
     archive = model_archive()
     with Collector(broker) as collector, AgentProcess(config) as agent:
@@ -635,6 +699,51 @@ def test_a_udp_bridge_sensor_reports_the_frames_the_mcu_dropped(
     beats = [m for m in data if isinstance(m, HeartbeatMessage)]
     assert beats
     assert beats[-1].dropped_frames > 0
+
+
+def test_a_stalled_agent_measures_the_audio_its_udp_socket_held_once_and_in_place(
+    broker: Mosquitto, tmp_path: Path
+) -> None:
+    """Issue 14: after ``kill -STOP`` for 3 s, a hole as long as the stall, then overlapping
+    records, although the socket held the audio (3 s of 16 kHz int16: 96 kB)."""
+    rate = 16000
+    wav = tmp_path / "mcu.wav"
+    sf.write(wav, 0.02 * np.random.default_rng(17).standard_normal(9 * rate), rate, "PCM_16")
+    port = free_port()
+    source = {"type": "udp", "listen": f"127.0.0.1:{port}", "mcu_id": 3, "sample_rate_hz": rate}
+    sensor = {"id": "mcu3", "calibration_offset_db": 120.0, "source": source}
+    sensor["settings"] = {"levels_batch_s": 1}
+    config = write_config(tmp_path / "edge.toml", broker.port, [sensor])
+    with Collector(broker) as collector, AgentProcess(config) as agent:
+        wait_until(lambda: udp_port_taken(port), 20, "the bridge to listen")
+        emulator = subprocess.Popen(
+            [str(EMULATOR), str(wav), "--udp", f"127.0.0.1:{port}", "--mcu-id", "3"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        collector.wait_for(
+            lambda: len(level_records(collector.messages("mcu3", "levels"))) >= 1,
+            10,
+            "the first level record",
+        )
+        agent.signal(signal.SIGSTOP)
+        threading.Event().wait(3.0)  # the stall itself: what the test is about
+        agent.signal(signal.SIGCONT)
+        _, emulator_err = emulator.communicate(timeout=30)
+        assert emulator.returncode == 0, emulator_err
+        collector.wait_for(
+            lambda: sum(r["duration_s"] for r in level_records(collector.messages("mcu3"))) >= 7,
+            20,
+            "the level records of the stalled seconds",
+        )
+        assert agent.stop() == 0, agent.stderr[-3000:]
+        stopped_last(collector, "mcu3")
+    assert_no_traceback(agent)
+    levels = level_records(data_of(assert_sequences(collector.messages("mcu3"))))
+    assert_contiguous(levels)  # no overlap, no hole
+    assert sum(r["duration_s"] for r in levels) == pytest.approx(9.0, abs=0.2)
+    assert sum(r["invalid_samples"] for r in levels) == 0, "nothing was lost"
 
 
 # -- 8. per-device ACL -------------------------------------------------------------------------

@@ -106,6 +106,16 @@ def test_password_from_a_file(config_dir: Path) -> None:
     assert load_config(_write(config_dir, text)).sensors[0].password == "from-file"
 
 
+def test_a_relative_password_file_is_in_the_configurations_folder(
+    config_dir: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (config_dir / "secrets").mkdir()
+    (config_dir / "secrets" / "pw").write_text("next-to-the-config\n")
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))  # not the config's folder
+    text = GOOD.replace('password_env = "NF_TEST_PASSWORD"', 'password_file = "secrets/pw"')
+    assert load_config(_write(config_dir, text)).sensors[0].password == "next-to-the-config"
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [

@@ -23,6 +23,7 @@ from noisefleet_edge.agent.model_store import (
     installed_at_of,
 )
 from noisefleet_edge.agent.model_transfer import ModelTransfer
+from noisefleet_edge.agent.tuning import TuningError
 from noisefleet_edge.classifier import SoundClassifier, default_model_dir
 
 SOURCE = default_model_dir()
@@ -336,7 +337,7 @@ def test_accept_can_refuse_a_model_before_it_is_loaded(tmp_path: Path) -> None:
     loaded: list[Path] = []
 
     def refuse(manifest: ModelManifest) -> None:
-        raise ValueError(f"enabled_labels names labels {manifest.name} lacks")
+        raise TuningError(f"enabled_labels names labels {manifest.name} lacks")
 
     archive = build_archive(model_files())
     with pytest.raises(ModelUpdateError, match="enabled_labels names labels noisefleet-default"):

@@ -7,9 +7,11 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -244,3 +246,30 @@ def test_a_closed_outbox_says_so(tmp_path: Path) -> None:
     outbox.close()
     with pytest.raises(OutboxError, match="is closed"):
         outbox.depth()
+
+
+def test_when_records_were_staged_survives_a_reopen_and_an_older_file_is_migrated(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.sqlite"
+    with Outbox(path, MIB) as outbox:
+        assert outbox.staged_at("s01") is None
+        outbox.stage("s01", {"n": 1})
+    # The file as an agent of outbox schema 1 left it: a staged record without its time.
+    db = sqlite3.connect(path)
+    db.executescript(
+        "ALTER TABLE staged DROP COLUMN staged_at; PRAGMA user_version = 1;"
+        """INSERT INTO staged (sensor, record) VALUES ('s02', '{"n": 2}');"""
+    )
+    db.close()
+    moment = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+    with Outbox(path, MIB, clock=lambda: moment) as outbox:
+        assert outbox.staged_at("s02") is None
+        assert outbox.staged_count("s01") == 1, "staged records are kept"
+        outbox.stage("s02", {"n": 3})
+        assert outbox.staged_at("s02") == moment
+    with Outbox(path, MIB) as outbox:
+        assert outbox.staged_at("s02") == moment
+        entry = outbox.enqueue_staged("s02", "t/levels", lambda seq, recs: repr(recs).encode())
+        assert entry is not None
+        assert entry.payload == repr([{"n": 2}, {"n": 3}]).encode()

@@ -131,6 +131,42 @@ def test_a_malformed_payload_is_rejected_with_the_contracts_reason(
     assert outcome.report.reason.startswith(reason)
 
 
+def hostile_set(changes_json: str, request_id: str = REQUEST_ID) -> bytes:
+    """A set command with ``changes`` written by hand: it may be anything."""
+    return (
+        '{"changes":' + changes_json + ',"issued_at":"2026-11-24T09:30:00.000Z","kind":"set",'
+        f'"request_id":"{request_id}","schema_version":1}}'
+    ).encode()
+
+
+HOSTILE_CHANGES = {
+    "540 kB of labels": '{"enabled_labels":' + json.dumps(["siren"] * 60000) + "}",
+    "30 MB of nested lists": '{"gate_level_db":' + json.dumps([[[0] * 10] * 10] * 100_000) + "}",
+    "deep nesting": '{"gate_level_db":' + "[" * 20000 + "]" * 20000 + "}",
+    "a 5000-digit integer": '{"gate_level_db":' + "9" * 5000 + "}",
+}
+"""The ``changes`` of the set commands of issue 14 that froze the agent or got no answer."""
+
+
+@pytest.mark.parametrize("name", HOSTILE_CHANGES)
+def test_a_hostile_set_is_refused_in_one_line_before_it_is_parsed(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_parsing(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the payload was parsed")
+
+    # Refused unread: nothing of it is parsed (no memory, no time, no RecursionError).
+    monkeypatch.setattr(json, "loads", no_parsing)
+    outcome = handle_set(SET_TOPIC, hostile_set(HOSTILE_CHANGES[name]), SensorTuning(), LABELS)
+    assert outcome.tuning == SensorTuning()
+    assert outcome.report.accepted is False
+    assert outcome.report.request_id == REQUEST_ID, "the server can match the answer"
+    assert outcome.report.reason is not None
+    assert outcome.report.reason.startswith("payload: ")
+    assert "not parsed" in outcome.report.reason
+    assert "\n" not in outcome.report.reason
+
+
 def test_a_set_handler_on_another_topic_kind_refuses() -> None:
     archive_chunk = split_archive(b"x" * 10, TRANSFER_ID)[0]
     outcome = handle_set(MODEL_TOPIC, encode_command(archive_chunk), SensorTuning(), LABELS)

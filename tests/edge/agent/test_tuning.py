@@ -113,6 +113,17 @@ def test_each_setting_refuses_a_bad_type_or_range(name: str, value: Any, reason:
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.timeout(10)  # a quadratic check took 36 s for these 60 000 labels
+def test_a_long_label_list_is_checked_in_linear_time() -> None:
+    labels = [*(f"x{i}" for i in range(60000)), "siren", "siren", "x7"]
+    with pytest.raises(TuningError) as caught:
+        tuning_from_mapping({"enabled_labels": labels}, LABELS)
+    assert str(caught.value) == "enabled_labels names siren, x7 more than once"
+    many = [f"x{i}" for i in range(20)] * 2
+    with pytest.raises(TuningError, match=r"names x0, x1, x10, x11, x12 \(20 labels in all\)"):
+        tuning_from_mapping({"enabled_labels": many}, LABELS)
+
+
 def test_direct_construction_is_validated_the_same_way() -> None:
     with pytest.raises(TuningError, match=r"interval_s must be within 0\.1 to 3600 s"):
         SensorTuning(interval_s=0)

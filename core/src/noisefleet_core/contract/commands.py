@@ -26,7 +26,8 @@ check themselves when built, so a producer cannot even hold a command a consumer
 
 ``decode_command``
   1. parses the topic, which must be a command kind;
-  2. parses the JSON (UTF-8, no duplicate keys, no NaN);
+  2. checks the payload's size, nesting and number lengths (``contract.limits``), then parses
+     the JSON (UTF-8, no duplicate keys, no NaN);
   3. checks the schema version, then the kind against the topic, then every field;
   4. builds the typed command (times: whole milliseconds; chunk data: strict base64).
 Any problem raises ``ContractError`` with a one-line reason naming the offending field.
@@ -48,6 +49,7 @@ from typing import Any, ClassVar
 
 from noisefleet_core.contract.fields import ContractError, describe
 from noisefleet_core.contract.levels import format_timestamp, parse_timestamp
+from noisefleet_core.contract.limits import check_command_limits
 from noisefleet_core.contract.messages import canonical_json, parse_payload
 from noisefleet_core.contract.topics import (
     COMMAND_KINDS,
@@ -263,7 +265,9 @@ def encode_command(command: Command, indent: int | None = None) -> bytes:
     Raises ``ContractError`` if the command breaks the contract (e.g. a NaN among changes)."""
     wire = _body(command)
     command_spec(command.KIND).check(wire, command.KIND)
-    return canonical_json(wire, command.KIND, indent)
+    payload = canonical_json(wire, command.KIND, indent)
+    check_command_limits(command.KIND, payload)  # what a consumer would refuse unread
+    return payload
 
 
 def _timestamp(data: dict[str, Any], kind: CommandKind, name: str) -> datetime:
@@ -322,6 +326,7 @@ def decode_command(topic_text: str, payload: bytes) -> Command:
     kind: CommandKind | None = next((k for k in COMMAND_KINDS if k == parts.kind), None)
     if kind is None:
         raise ContractError(f"topic: {parts.kind!r} topics carry data messages, not commands")
+    check_command_limits(kind, payload)
     data = parse_payload(payload, kind, "command")
     command_spec(kind).check(data, kind)
     return _build(kind, data)

@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 EventPhase = Literal["start", "end"]
-StatusState = Literal["online", "offline", "stopped"]
+StatusState = Literal["online", "degraded", "offline", "stopped"]
 
 
 @dataclass(frozen=True)
@@ -185,6 +185,11 @@ class HeartbeatMessage:
     calibration_date: str | None
     """RFC 3339 full-date, e.g. ``2026-10-02``."""
     calibration_offset_db: float | None
+    source_error: str | None
+    """Why the sensor does not measure now (one line); None while it measures."""
+    source_failures: int
+    last_audio_at: str | None
+    """RFC 3339 UTC timestamp (``format_timestamp``) of the last audio; None: never."""
 
 
 Message = LevelsMessage | EventsMessage | StatusMessage | HeartbeatMessage

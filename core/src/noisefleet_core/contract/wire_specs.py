@@ -33,7 +33,7 @@ UUID_PATTERN = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 SHA256_PATTERN = r"[0-9a-f]{64}"
 
 EVENT_PHASES = ("start", "end")
-STATUS_STATES = ("online", "offline", "stopped")
+STATUS_STATES = ("online", "degraded", "offline", "stopped")
 
 _OPTIONAL_ORIGIN: dict[str, Spec] = {
     "source": String(description="Where the audio came from (file name or device)."),
@@ -123,7 +123,8 @@ BODY_FIELDS: Mapping[DataKind, dict[str, Spec]] = {
     "status": {
         "state": String(
             enum=STATUS_STATES,
-            description="online (retained), offline (the Last Will) or stopped (clean exit).",
+            description="online (retained), degraded (connected, but the sensor does not "
+            "measure: see reason), offline (the Last Will) or stopped (clean exit).",
         ),
         "reason": Nullable(String(), description="Why the state changed, if known."),
     },
@@ -141,6 +142,15 @@ BODY_FIELDS: Mapping[DataKind, dict[str, Spec]] = {
         "clock_synced": Boolean(description="Whether the system clock is NTP/PTP synchronised."),
         "calibration_date": Nullable(Date(), description="Date of the last calibration."),
         "calibration_offset_db": Nullable(Number()),
+        "source_error": Nullable(
+            String(min_length=1),
+            description="Why the sensor is not measuring now (its source failed or sends no "
+            "audio); null while it measures.",
+        ),
+        "source_failures": Integer(minimum=0, description="Times the source failed since start."),
+        "last_audio_at": Nullable(
+            Timestamp(), description="When the source last delivered audio; null: never."
+        ),
     },
 }
 

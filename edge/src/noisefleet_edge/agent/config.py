@@ -264,7 +264,7 @@ def _sensor(table: Table, base: Path) -> SensorConfig:
     if settings_table is not None:
         settings_table.used.update(settings_table.data)
     username = table.string("username")
-    password = read_secret(table, "password")
+    password = read_secret(table, "password", base)
     if password is not None and username is None:
         raise ConfigError(f"{table.where}: a password needs a username")
     cert = table.path("client_cert_file", base, must_exist=True)

@@ -15,8 +15,10 @@ from typing import TextIO
 from noisefleet_core.models.manifest import ModelError
 from noisefleet_edge.agent.config import AgentConfig, ConfigError, load_config
 from noisefleet_edge.agent.service import Agent, AgentError
+from noisefleet_edge.agent.source_check import check_source
 from noisefleet_edge.classifier import SoundClassifier
 from noisefleet_edge.console import CommandError, print_error
+from noisefleet_edge.sources.base import SourceError
 
 
 def describe(config: AgentConfig) -> list[str]:
@@ -42,6 +44,29 @@ def describe(config: AgentConfig) -> list[str]:
     return lines
 
 
+def check_config(config: AgentConfig, out: TextIO) -> int:
+    """``--check``: load every model and open every source; one line per problem, all of them."""
+    problems: list[str] = []
+    found: list[str] = []
+    for sensor in config.sensors:
+        try:
+            SoundClassifier(sensor.model_dir)
+        except ModelError as error:
+            problems.append(f"sensors.{sensor.id}.model: {error}")
+        try:
+            found.append(f"  {sensor.id}: source opened ({check_source(sensor)})")
+        except SourceError as error:
+            problems.append(str(error))
+    if problems:
+        for problem in problems[:-1]:
+            print_error(problem)
+        raise CommandError(problems[-1])
+    for line in [*describe(config), *found]:
+        print(line, file=out)
+    print("configuration OK", file=out)
+    return 0
+
+
 def run_agent(config_path: Path, check: bool, log_level: str, out: TextIO) -> int:
     logging.basicConfig(
         level=getattr(logging, log_level.upper()),
@@ -53,15 +78,7 @@ def run_agent(config_path: Path, check: bool, log_level: str, out: TextIO) -> in
     except ConfigError as error:
         raise CommandError(str(error)) from None
     if check:
-        for sensor in config.sensors:
-            try:
-                SoundClassifier(sensor.model_dir)
-            except ModelError as error:
-                raise CommandError(f"sensors.{sensor.id}.model: {error}") from None
-        for line in describe(config):
-            print(line, file=out)
-        print("configuration OK", file=out)
-        return 0
+        return check_config(config, out)
     try:
         asyncio.run(Agent(config).run())
     except AgentError as error:

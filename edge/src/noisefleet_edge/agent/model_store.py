@@ -8,7 +8,8 @@ then, for the whole archive:
    (no absolute paths, no ``..``, no links, no devices, no folders), bounded in size and count;
 3. parses ``model.json`` and checks ``model.tflite`` against its SHA-256 and the feature
    parameters' hash against this edge's frontend (``check_compatible``), then the caller's
-   ``accept(manifest)`` (e.g. the settings in force still fit the new labels);
+   ``accept(manifest)`` (e.g. the settings in force still fit the new labels; it refuses
+   with a ``NoisefleetEdgeError``);
 4. moves the folder to ``versions/<installed_at>-<sha12>`` and calls the caller's
    ``try_load(path)`` (the agent builds a classifier and runs it once on silence): if that
    raises, the version is deleted and ``current`` never moved;
@@ -54,6 +55,7 @@ from noisefleet_core.models.manifest import (
     parse_manifest,
 )
 from noisefleet_edge.agent.model_transfer import ModelUpdateError, TransferLimits, one_line
+from noisefleet_edge.errors import NoisefleetEdgeError
 
 __all__ = [
     "InstalledModel",
@@ -280,7 +282,7 @@ class ModelStore:
             if accept is not None:
                 try:
                     accept(manifest)
-                except ValueError as error:
+                except NoisefleetEdgeError as error:
                     raise ModelUpdateError(one_line(error)) from None
             _fsync_dir(staged)
         except BaseException:

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from noisefleet_core.contract.commands import ModelChunk
+from noisefleet_edge.errors import NoisefleetEdgeError
 
 ENDED_IDS_KEPT = 64
 
 
-class ModelUpdateError(Exception):
+class ModelUpdateError(NoisefleetEdgeError):
     """A model update was refused or failed; the message says why (one line)."""
 
 

@@ -36,6 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from noisefleet_edge.errors import NoisefleetEdgeError
+
 __all__ = ["ROW_OVERHEAD_BYTES", "Outbox", "OutboxEntry", "OutboxError"]
 
 log = logging.getLogger(__name__)
@@ -53,7 +55,9 @@ DEAD_LETTERS_KEPT = 100
 _VACUUM_FREE_PAGES = 256
 """Give free pages back to the file system once this many are free (1 MiB at 4 KiB pages)."""
 
-_SCHEMA_VERSION = 1
+_SCHEMA_VERSION = 2
+_MIGRATIONS = {1: "ALTER TABLE staged ADD COLUMN staged_at TEXT;"}
+"""From a schema version to the next one (2: when each level record was staged)."""
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sensors (
     sensor TEXT PRIMARY KEY,
@@ -74,7 +78,8 @@ CREATE INDEX IF NOT EXISTS outbox_by_sensor ON outbox (sensor, id);
 CREATE TABLE IF NOT EXISTS staged (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     sensor TEXT NOT NULL,
-    record TEXT NOT NULL
+    record TEXT NOT NULL,
+    staged_at TEXT
 );
 CREATE INDEX IF NOT EXISTS staged_by_sensor ON staged (sensor, id);
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -89,7 +94,7 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 """
 
 
-class OutboxError(Exception):
+class OutboxError(NoisefleetEdgeError):
     """The outbox cannot be opened or written (one line: what happened and what to do)."""
 
 
@@ -155,13 +160,18 @@ class Outbox:
         if check != "ok":
             raise sqlite3.DatabaseError(f"integrity check failed: {check}")
         version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version not in (0, _SCHEMA_VERSION):
+        if version > _SCHEMA_VERSION:
             raise sqlite3.DatabaseError(
                 f"schema version {version} is newer than this agent's {_SCHEMA_VERSION}"
             )
+        # A new file (version 0) gets the current schema; an older one is migrated.
+        migrations = "".join(
+            _MIGRATIONS[v] for v in range(version or _SCHEMA_VERSION, _SCHEMA_VERSION)
+        )
         try:
             db.executescript(
-                f"BEGIN IMMEDIATE;{_SCHEMA}PRAGMA user_version = {_SCHEMA_VERSION};COMMIT;"
+                f"BEGIN IMMEDIATE;{_SCHEMA}{migrations}"
+                f"PRAGMA user_version = {_SCHEMA_VERSION};COMMIT;"
             )
         except BaseException:
             if db.in_transaction:
@@ -301,7 +311,10 @@ class Outbox:
         except (TypeError, ValueError) as error:
             raise OutboxError(f"level record for {sensor} is not JSON: {error}") from None
         with self._transaction("stage a level record") as db:
-            db.execute("INSERT INTO staged (sensor, record) VALUES (?, ?)", (sensor, text))
+            db.execute(
+                "INSERT INTO staged (sensor, record, staged_at) VALUES (?, ?, ?)",
+                (sensor, text, self._clock().isoformat()),
+            )
             self._bytes += len(text.encode()) + ROW_OVERHEAD_BYTES
             self._enforce_cap(db)
 
@@ -413,6 +426,16 @@ class Outbox:
                     "SELECT COUNT(*) FROM outbox WHERE sensor = ?", (sensor,)
                 ).fetchone()
         return int(row[0])
+
+    def staged_at(self, sensor: str) -> datetime | None:
+        """When the newest of the sensor's staged records was staged; None when none is (or
+        only records staged by an agent older than this outbox schema)."""
+        with self._reading("read when records were staged") as db:
+            row = db.execute(
+                "SELECT staged_at FROM staged WHERE sensor = ? ORDER BY id DESC LIMIT 1",
+                (sensor,),
+            ).fetchone()
+        return None if row is None or row[0] is None else datetime.fromisoformat(row[0])
 
     def staged_count(self, sensor: str) -> int:
         """Level records staged for the sensor's next batch."""

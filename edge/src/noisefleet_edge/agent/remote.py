@@ -1,7 +1,9 @@
 """Remote management of one sensor: from a ``set`` or ``model`` payload to what the agent applies
 and the state report it publishes. The agent service stays a thin shell around these functions.
 
-``set`` (``handle_set``, cheap: call it in the event loop):
+``set`` (``handle_set``, bounded: the contract's limits refuse an oversized, deeply nested or
+long-numbered payload before parsing, and every check is linear; the agent still runs it in a
+thread so the event loop only moves audio and messages):
 1. decode the payload (malformed: rejected with the ``ContractError``'s reason, and with the
    request id when the payload carries a readable one, so the server can match the answer);
 2. lay the changes over the settings in force (``tuning_from_mapping``: known names, types,
@@ -33,6 +35,7 @@ clock and knows the model in force. At start-up it publishes ``state_report(STAR
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +51,8 @@ from noisefleet_core.contract.commands import (
     StateReport,
     decode_command,
 )
+from noisefleet_core.contract.limits import check_command_limits
+from noisefleet_core.contract.topics import CommandKind
 from noisefleet_core.models.manifest import ModelManifest
 from noisefleet_edge.agent.model_store import InstalledModel, ModelStore
 from noisefleet_edge.agent.model_transfer import (
@@ -113,13 +118,22 @@ def model_info(manifest: ModelManifest, version: str, installed_at: datetime | N
     )
 
 
-def _readable_id(payload: bytes, name: str) -> str | None:
-    """The payload's request or transfer id when it has a valid one, even if the rest is bad."""
+def _readable_id(payload: bytes, name: str, kind: CommandKind) -> str | None:
+    """The payload's request or transfer id when it has a valid one, even if the rest is bad.
+
+    A payload beyond the contract's limits is not parsed (that is what the limits prevent):
+    its id is looked for as text instead, and used when it appears exactly once."""
     try:
-        data = json.loads(payload)
-    except (ValueError, RecursionError):
-        return None
-    value = data.get(name) if isinstance(data, dict) else None
+        check_command_limits(kind, payload)
+    except ContractError:
+        found = re.findall(rb'"%s"\s*:\s*"([0-9a-f-]{36})"' % name.encode(), payload)
+        value: object = found[0].decode() if len(found) == 1 else None
+    else:
+        try:
+            data = json.loads(payload)
+        except (ValueError, RecursionError):
+            return None
+        value = data.get(name) if isinstance(data, dict) else None
     if not isinstance(value, str):
         return None
     try:
@@ -155,7 +169,7 @@ def handle_set(
     try:
         command = decode_command(topic_text, payload)
     except ContractError as error:
-        return SetOutcome(current, (), _rejected(_readable_id(payload, "request_id"), error))
+        return SetOutcome(current, (), _rejected(_readable_id(payload, "request_id", "set"), error))
     if not isinstance(command, SetCommand):
         reason = f"expected a set command on {topic_text}, got a {command.KIND} command"
         return SetOutcome(current, (), _rejected(None, reason))
@@ -225,7 +239,7 @@ def handle_model_chunk(
     try:
         chunk = decode_command(topic_text, payload)
     except ContractError as error:
-        transfer_id = _readable_id(payload, "transfer_id")
+        transfer_id = _readable_id(payload, "transfer_id", "model")
         return ModelOutcome("rejected", transfer_id, _rejected(transfer_id, error))
     if not isinstance(chunk, ModelChunk):
         reason = f"expected a model chunk on {topic_text}, got a {chunk.KIND} command"

@@ -37,6 +37,7 @@ from noisefleet_core.acoustics.meter import MeterSettings
 from noisefleet_core.contract.levels import parse_timestamp
 from noisefleet_core.contract.messages import EventsMessage, LevelsMessage, encode, make_envelope
 from noisefleet_core.contract.topics import topic
+from noisefleet_core.models.manifest import ModelError
 from noisefleet_edge.agent.backlog import Backlog
 from noisefleet_edge.agent.config import (
     BridgeSourceConfig,
@@ -44,14 +45,16 @@ from noisefleet_edge.agent.config import (
     MicrophoneSourceConfig,
     SensorConfig,
 )
-from noisefleet_edge.agent.outbox import Outbox
+from noisefleet_edge.agent.outbox import Outbox, OutboxError
+from noisefleet_edge.agent.sensor_health import SourceActivity
+from noisefleet_edge.agent.stream_clock import StreamClock
 from noisefleet_edge.agent.tuning import (
     SensorTuning,
     detector_settings,
     event_is_reported,
     model_thresholds,
 )
-from noisefleet_edge.classifier import SoundClassifier
+from noisefleet_edge.classifier import ClassifierError, SoundClassifier
 from noisefleet_edge.detection import SensorPipeline
 from noisefleet_edge.sources.base import AudioSource, FloatArray, SourceError
 
@@ -59,8 +62,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 MAX_CLOCK_DRIFT_S = 1.0
-"""A live source's stream time may drift this far from the system clock before it is
-realigned (50 ppm of crystal drift takes 5.5 h to get there)."""
+"""A live source's stream time may be this far off the system clock, for good, before it is
+corrected (50 ppm of crystal drift takes 5.5 h to get there); see ``stream_clock``."""
 
 
 def open_source(config: SensorConfig) -> AudioSource:
@@ -106,7 +109,19 @@ class SensorStats:
     windows_classified: int = 0
     rebuilds: int = 0
     clock_resyncs: int = 0
+    unstored: int = 0
+    """Level records and messages the outbox could not store (a full disk): lost, counted."""
+    clock_gap_samples: int = 0
+    """Samples measured as missing because the stream fell behind the clock for good."""
+    clock_dropped_samples: int = 0
+    """Samples dropped because the stream ran ahead of the clock."""
     last_error: str | None = None
+    failed_at: datetime | None = None
+    """When ``last_error`` happened."""
+    started_at: datetime | None = None
+    """When the current run started (its source opened)."""
+    last_audio_at: datetime | None = None
+    """When the source last delivered a block."""
 
 
 class SensorRunner:
@@ -142,6 +157,9 @@ class SensorRunner:
         self._batch_key: int | None = None
         self._pending: tuple[SensorTuning, SoundClassifier] | None = None
         self._pending_lock = threading.Lock()
+        self._stream_clock = StreamClock(MAX_CLOCK_DRIFT_S)
+        self._skip_samples = 0
+        self._unstored_writes = 0
         self._executor = ThreadPoolExecutor(1, thread_name_prefix=f"sensor-{config.id}")
         self._levels_topic = topic(site, config.id, "levels")
         self._events_topic = topic(site, config.id, "events")
@@ -214,32 +232,74 @@ class SensorRunner:
             self.stats.windows_total += self._pipeline.gate_stats.windows_total
             self.stats.windows_classified += self._pipeline.gate_stats.windows_classified
 
+    def _correct_clock(
+        self, block: FloatArray, sample_rate_hz: int, arrived: datetime
+    ) -> FloatArray:
+        """Compare a live stream's time with the clock (``stream_clock``) and correct it: lost
+        audio measured as a NaN gap, audio ahead of the clock dropped, a clock step restarted
+        forward; records never overlap. The block, less what was dropped."""
+        assert self._pipeline is not None
+        assert self._stream_start is not None
+        block = self._drop_pending(block)
+        if not block.size:
+            return block
+        samples = self._stream_samples + block.size
+        stream_end = self._stream_start + timedelta(seconds=samples / sample_rate_hz)
+        correction = self._stream_clock.observe(arrived.timestamp(), stream_end.timestamp())
+        if correction is not None:
+            self.stats.clock_resyncs += 1
+        if correction is not None and correction.gap_s:
+            missing = round(correction.gap_s * sample_rate_hz)
+            log.warning(
+                "%s: %.2f s of audio never arrived (the source's clock is slow or it lost "
+                "audio it did not count); measured as missing",
+                self.id,
+                correction.gap_s,
+            )
+            self.stats.clock_gap_samples += missing
+            self._measure_gap(missing, sample_rate_hz, arrived)
+        elif correction is not None and correction.drop_s:
+            log.warning(
+                "%s: the audio is %.2f s ahead of the system clock; dropping that much",
+                self.id,
+                correction.drop_s,
+            )
+            self._skip_samples += round(correction.drop_s * sample_rate_hz)
+            block = self._drop_pending(block)
+        elif correction is not None and correction.restart:
+            log.warning(
+                "%s: the system clock stepped forward; restarting the stream at it", self.id
+            )
+            self._handle(self._pipeline.flush())
+            self._count_gate()
+            self._pipeline = None
+        return block
+
+    def _drop_pending(self, block: FloatArray) -> FloatArray:
+        """``block`` less the audio still to be dropped (the stream was ahead of the clock)."""
+        skip = min(self._skip_samples, block.size)
+        if not skip:
+            return block
+        self._skip_samples -= skip
+        self.stats.clock_dropped_samples += skip
+        return block[skip:]
+
     def _process(
         self, block: FloatArray, sample_rate_hz: int, arrived: datetime, gap: bool = False
     ) -> None:
         """Measure one block (``gap``: NaN standing for dropped audio, whose arrival time says
         nothing about this piece's position, so the clocks are not compared)."""
         self._apply_pending(sample_rate_hz)
-        # The block ended when it arrived: it started one block earlier.
-        start = arrived - timedelta(seconds=block.size / sample_rate_hz)
-        if self._pipeline is not None and self._stream_start is not None and self.live and not gap:
-            expected = self._stream_start + timedelta(seconds=self._stream_samples / sample_rate_hz)
-            drift_s = (expected - start).total_seconds()
-            if abs(drift_s) > MAX_CLOCK_DRIFT_S:
-                # The device's sample clock and the gateway's clock disagree (crystal drift,
-                # a clock step after NTP sync): restart the stream time at the clock's.
-                log.warning(
-                    "%s: the audio clock is %+.2f s off the system clock; realigning",
-                    self.id,
-                    drift_s,
-                )
-                self._handle(self._pipeline.flush())
-                self._count_gate()
-                self._pipeline = None
-                self.stats.clock_resyncs += 1
+        if self._pipeline is not None and self.live and not gap:
+            block = self._correct_clock(block, sample_rate_hz, arrived)
+            if not block.size:
+                return
         if self._pipeline is None:
+            # The block ended when it arrived: it started one block earlier.
+            start = arrived - timedelta(seconds=block.size / sample_rate_hz)
             self._stream_start, self._stream_samples = start, 0
             self._pipeline = self._new_pipeline(sample_rate_hz, start)
+            self._stream_clock.reset()
         records = self._pipeline.process(block)
         self._stream_samples += block.size
         self._handle(records)
@@ -251,7 +311,7 @@ class SensorRunner:
         if pipeline is not None:
             try:
                 self._handle(pipeline.flush())
-            except (ValueError, RuntimeError) as error:  # e.g. a model failing in use
+            except (ClassifierError, ModelError) as error:  # a model failing in use
                 log.error("%s: the last records could not be measured: %s", self.id, error)
             self._pipeline = pipeline
             self._count_gate()
@@ -261,17 +321,42 @@ class SensorRunner:
     def _message_time(self) -> datetime:
         return self._clock()
 
-    def _enqueue_levels(self) -> None:
+    def _recover_staged(self) -> None:
+        """Records staged by an earlier run that was killed before their batch: one message,
+        a replay (``replayed``, and sent when the last of them was staged, not now)."""
+        staged_at = self._outbox.staged_at(self.id)
+        self._enqueue_levels(replayed_from=staged_at or self._clock())
+
+    def _enqueue_levels(self, replayed_from: datetime | None = None) -> None:
         def build(sequence: int, records: list[dict[str, Any]]) -> bytes:
+            sent_at = replayed_from or self._message_time()
             envelope = make_envelope(
-                self.site, self.id, sequence, self._message_time(), uuid.uuid4()
+                self.site, self.id, sequence, sent_at, uuid.uuid4(), replayed_from is not None
             )
             return encode(LevelsMessage(envelope, tuple(records)))
 
-        if self._outbox.enqueue_staged(self.id, self._levels_topic, build) is not None:
+        try:
+            entry = self._outbox.enqueue_staged(self.id, self._levels_topic, build)
+        except OutboxError as error:
+            # The staged records stay staged: the next batch takes them along.
+            self._unstored(error, 0)
+            entry = None
+        if entry is not None:
             self.stats.messages += 1
             self._notify()
         self._batch_key = None
+
+    def _unstored(self, error: OutboxError, lost: int) -> None:
+        """The outbox refused a write (a full disk): measuring goes on; ``lost`` counted."""
+        self.stats.unstored += lost
+        self._unstored_writes += 1
+        if self._unstored_writes == 1 or self._unstored_writes % 100 == 0:
+            log.error(
+                "%s: the outbox cannot store (%s); %d record(s) or message(s) lost so far",
+                self.id,
+                error,
+                self.stats.unstored,
+            )
 
     def _batch_of(self, record: dict[str, Any]) -> int:
         start = parse_timestamp(record["start"]).timestamp()
@@ -289,7 +374,11 @@ class SensorRunner:
             key = self._batch_of(record)
             if self._batch_key is not None and key != self._batch_key:
                 self._enqueue_levels()
-            self._outbox.stage(self.id, record)
+            try:
+                self._outbox.stage(self.id, record)
+            except OutboxError as error:
+                self._unstored(error, 1)
+                continue
             self._batch_key = key
             self.stats.level_records += 1
         if events:
@@ -300,7 +389,11 @@ class SensorRunner:
                 )
                 return encode(EventsMessage(envelope, "end", tuple(events)))
 
-            self._outbox.enqueue(self.id, self._events_topic, build)
+            try:
+                self._outbox.enqueue(self.id, self._events_topic, build)
+            except OutboxError as error:
+                self._unstored(error, 1)
+                return
             self.stats.events += len(events)
             self.stats.messages += 1
             self._notify()
@@ -318,7 +411,11 @@ class SensorRunner:
             )
             return encode(EventsMessage(envelope, "start", tuple(events)))
 
-        self._outbox.enqueue(self.id, self._events_topic, build)
+        try:
+            self._outbox.enqueue(self.id, self._events_topic, build)
+        except OutboxError as error:
+            self._unstored(error, 1)
+            return
         self.stats.messages += 1
         self._notify()
 
@@ -331,7 +428,8 @@ class SensorRunner:
         pipeline and the staged level records."""
         loop = asyncio.get_running_loop()
         # Records staged by an earlier run (killed before its batch was sent) go out first.
-        await loop.run_in_executor(self._executor, self._enqueue_levels)
+        await loop.run_in_executor(self._executor, self._recover_staged)
+        self.stats.started_at = self._clock()
         self.source = source = source or open_source(self.config)
         fs = source.sample_rate_hz
         backlog = Backlog(max(1, round(self._max_backlog_s * fs)))
@@ -344,6 +442,7 @@ class SensorRunner:
             nonlocal ended
             try:
                 async for block in source.blocks():
+                    self.stats.last_audio_at = self._clock()
                     while not live and backlog.held_samples >= backlog.max_samples:
                         space.clear()
                         await space.wait()  # a file waits for the pipeline
@@ -400,13 +499,29 @@ class SensorRunner:
             self.stats.blocks += 1
             self.stats.samples += item.size
             return
-        # Lost audio: NaN, a second at a time, so the stream time stays aligned.
-        remaining = item
+        self._measure_gap(item, sample_rate_hz, arrived)
+
+    def _measure_gap(self, samples: int, sample_rate_hz: int, arrived: datetime) -> None:
+        """Lost audio: NaN, a second at a time, so the stream time stays aligned."""
+        remaining = samples
         while remaining > 0:
             size = min(remaining, sample_rate_hz)
             self._process(np.full(size, np.nan), sample_rate_hz, arrived, gap=True)
             self.stats.samples += size
             remaining -= size
+
+    def activity(self, finished: bool) -> SourceActivity:
+        """What the sensor's health is judged on (``sensor_health.source_problem``)."""
+        stats = self.stats
+        return SourceActivity(
+            started_at=stats.started_at or self._clock(),
+            last_audio_at=stats.last_audio_at,
+            last_failure=stats.last_error,
+            failed_at=stats.failed_at,
+            live=self.live,
+            finished=finished,
+            source_note=self.source.stats.last_error if self.source is not None else None,
+        )
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)

@@ -2,10 +2,11 @@
 
 Start-up:
 1. open the durable outbox (``state_dir/outbox.sqlite``);
-2. per sensor: the model in force (``ModelStore``: the last one installed remotely, or the
+2. per sensor: the model in force (``configured_model``: the last one installed remotely, or the
    configured one, which is put in the store so a later update can roll back to it; a changed
-   configured model replaces it), its runner (source → pipeline thread → outbox), its remote
-   manager (``set`` and ``model`` commands) and its MQTT link (own credentials, own Will);
+   configured model replaces it), its runner (source → pipeline thread → outbox), the settings
+   a ``set`` changed before the restart (``settings_store``), its remote manager (``set`` and
+   ``model`` commands) and its MQTT link (own credentials, own Will);
 3. run everything in one ``TaskGroup``: runners, links, heartbeats; publish each sensor's state
    (retained) once its link is up. SIGTERM/SIGINT only set the stop event.
 Shutdown, in this order: stop intake (sources) → measure what is buffered and flush the
@@ -22,27 +23,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import io
 import logging
 import signal
-import tarfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-
-import numpy as np
+from dataclasses import dataclass, field, replace
 
 from noisefleet_core.contract.commands import ModelInfo, encode_command
+from noisefleet_core.contract.levels import format_timestamp
 from noisefleet_core.contract.messages import HeartbeatMessage, encode, make_envelope
 from noisefleet_core.contract.topics import topic
-from noisefleet_core.models.manifest import CARD_FILE, MANIFEST_FILE, MODEL_FILE, ModelError
+from noisefleet_core.models.manifest import ModelError
 from noisefleet_edge.agent import health
 from noisefleet_edge.agent.config import AgentConfig, SensorConfig
+from noisefleet_edge.agent.configured_model import load_and_run, model_in_force
 from noisefleet_edge.agent.model_store import ModelStore, installed_at_of
-from noisefleet_edge.agent.model_transfer import ModelTransfer, ModelUpdateError
+from noisefleet_edge.agent.model_transfer import ModelTransfer, ModelUpdateError, one_line
 from noisefleet_edge.agent.mqtt_link import (
     CommandHandler,
     LinkSettings,
@@ -60,29 +57,26 @@ from noisefleet_edge.agent.remote import (
     state_report,
 )
 from noisefleet_edge.agent.sensor import Clock, SensorRunner, utc_now
+from noisefleet_edge.agent.sensor_health import source_problem
+from noisefleet_edge.agent.settings_store import (
+    SettingsStoreError,
+    load_settings,
+    save_settings,
+    settings_path,
+)
 from noisefleet_edge.agent.tuning import model_thresholds
-from noisefleet_edge.classifier import SoundClassifier
+from noisefleet_edge.classifier import ClassifierError, SoundClassifier
+from noisefleet_edge.errors import NoisefleetEdgeError
 from noisefleet_edge.sources.base import SourceError
 
 log = logging.getLogger(__name__)
 
 RETRY_MIN_S = 2.0
 RETRY_MAX_S = 60.0
-CONFIGURED_MARK = "configured.sha256"
 
 
-class AgentError(Exception):
+class AgentError(NoisefleetEdgeError):
     """The agent cannot start; one line for the operator."""
-
-
-def load_and_run(folder: Path) -> SoundClassifier:
-    """Load a model folder and run it once on 2 s of silence (a model that cannot run is
-    refused before it replaces the one in force)."""
-    classifier = SoundClassifier(folder)
-    rate = classifier.manifest.feature_params.sample_rate_hz
-    if classifier.classify(np.zeros(2 * rate), rate) is None:
-        raise ModelError(f"{folder}: the model produced no output on 2 s of audio")
-    return classifier
 
 
 def link_settings(config: AgentConfig, sensor: SensorConfig) -> LinkSettings:
@@ -106,16 +100,6 @@ def link_settings(config: AgentConfig, sensor: SensorConfig) -> LinkSettings:
     )
 
 
-def _archive_of(folder: Path) -> bytes:
-    """A model folder as the tar archive a remote update would carry."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        for name in (MANIFEST_FILE, MODEL_FILE, CARD_FILE):
-            if (folder / name).is_file():
-                archive.add(folder / name, arcname=name, recursive=False)
-    return buffer.getvalue()
-
-
 @dataclass
 class SensorSlot:
     """A sensor and everything the agent holds for it."""
@@ -128,6 +112,11 @@ class SensorSlot:
     transfer: ModelTransfer = field(default_factory=ModelTransfer)
     finished: bool = False
     failures: int = 0
+    problem: str | None = None
+    """Why the sensor does not measure, as its last heartbeat said (None: it measures)."""
+    startup: StateReportDraft = STARTUP
+    """The report published once the link is up (with a note when saved settings were not
+    restored)."""
 
     @property
     def id(self) -> str:
@@ -149,27 +138,8 @@ class Agent:
     def _model_in_force(self, sensor: SensorConfig) -> tuple[ModelStore, SoundClassifier, str]:
         """The store, the loaded model and its version (blocking: runs in a thread)."""
         try:
-            store = ModelStore(self.config.models_dir, sensor.id)
-            archive = _archive_of(sensor.model_dir)
-            configured_sha = hashlib.sha256(archive).hexdigest()
-            mark = store.folder / CONFIGURED_MARK
-            previous_mark = mark.read_text().strip() if mark.is_file() else None
-            if store.current_version() is None:
-                store.seed(sensor.model_dir, load_and_run, self.clock())
-            elif previous_mark != configured_sha:
-                # The operator configured another model: it replaces the one in force.
-                store.install(archive, configured_sha, load_and_run, self.clock())
-            mark.write_text(configured_sha + "\n")
-            folder = store.current_dir()
-            assert folder is not None
-            try:
-                classifier = load_and_run(folder)
-            except (ModelError, ValueError, RuntimeError) as error:
-                log.error("%s: the model in force fails (%s); rolling back", sensor.id, error)
-                folder = store.rollback()
-                classifier = load_and_run(folder)
-            return store, classifier, folder.name
-        except (ModelUpdateError, ModelError, OSError) as error:
+            return model_in_force(self.config.models_dir, sensor, self.clock())
+        except (ModelUpdateError, ModelError, ClassifierError, OSError) as error:
             raise AgentError(f"sensors.{sensor.id}.model: {error}") from None
 
     def _info(self, classifier: SoundClassifier, version: str) -> ModelInfo:
@@ -191,19 +161,32 @@ class Agent:
             assert runner is not None
             if kind == "set":
                 manifest = runner.pending_classifier.manifest
-                outcome = handle_set(
+                # Off the event loop (commands come one at a time, so no change races another).
+                outcome = await asyncio.to_thread(
+                    handle_set,
                     topic(site, slot.id, "set"),
                     payload,
                     runner.pending_tuning,
                     manifest.labels,
                     model_thresholds(manifest),
                 )
+                report = outcome.report
                 if outcome.changed:
                     runner.request_change(tuning=outcome.tuning)
                     log.info("%s: settings changed: %s", slot.id, ", ".join(outcome.changed))
-                elif not outcome.report.accepted:
-                    log.warning("%s: settings change refused: %s", slot.id, outcome.report.reason)
-                await self._report(slot, outcome.report)
+                    try:
+                        await asyncio.to_thread(
+                            save_settings,
+                            settings_path(self.config.state_dir, slot.id),
+                            outcome.tuning,
+                            slot.config.tuning,
+                        )
+                    except SettingsStoreError as error:
+                        log.error("%s: %s; a restart will go back to them", slot.id, error)
+                        report = replace(report, reason=f"applied, but not kept: {error}")
+                elif not report.accepted:
+                    log.warning("%s: settings change refused: %s", slot.id, report.reason)
+                await self._report(slot, report)
             elif kind == "model":
                 result = await asyncio.to_thread(
                     handle_model_chunk,
@@ -233,7 +216,7 @@ class Agent:
         try:
             folder, draft = await asyncio.to_thread(roll_back, slot.store, error)
             classifier = await asyncio.to_thread(load_and_run, folder)
-        except (ModelUpdateError, ModelError) as failure:
+        except (ModelUpdateError, ModelError, ClassifierError) as failure:
             log.error("%s: cannot roll back the model: %s", slot.id, failure)
             return False
         slot.runner.replace_classifier(classifier)
@@ -241,6 +224,24 @@ class Agent:
         log.warning("%s", draft.reason)
         await self._report(slot, draft)
         return True
+
+    async def _restore_settings(self, slot: SensorSlot, classifier: SoundClassifier) -> None:
+        """The settings a ``set`` changed before the last restart, unless the configuration's
+        changed since (``settings_store``)."""
+        assert slot.runner is not None
+        loaded = await asyncio.to_thread(
+            load_settings,
+            settings_path(self.config.state_dir, slot.id),
+            slot.config.tuning,
+            classifier.labels,
+            model_thresholds(classifier.manifest),
+        )
+        if loaded.restored:
+            slot.runner.request_change(tuning=loaded.tuning)
+            log.info("%s: the settings changed remotely before the restart are in force", slot.id)
+        elif loaded.note is not None:
+            log.warning("%s: %s", slot.id, loaded.note)
+            slot.startup = StateReportDraft(None, True, loaded.note)
 
     # -- heartbeat ---------------------------------------------------------------------------
 
@@ -257,10 +258,20 @@ class Agent:
         outbox = self._outbox
         sensor = slot.id
         # Read before the builder runs: it runs inside the outbox's transaction.
-        depth, outbox_dropped = outbox.depth(sensor), outbox.dropped(sensor)
+        # What the outbox could not store (a full disk) counts as dropped too.
+        depth = outbox.depth(sensor)
+        outbox_dropped = outbox.dropped(sensor) + runner.stats.unstored
         temperature = health.temperature_c()
         disk_free = health.disk_free_bytes(self.config.state_dir)
         synced = health.clock_synced()
+        problem = source_problem(runner.activity(slot.finished), self.clock())
+        if problem != slot.problem:
+            if problem is None:
+                log.info("%s: measuring again", sensor)
+            else:
+                log.warning("%s: not measuring: %s", sensor, problem)
+            slot.problem = problem
+        last_audio = runner.stats.last_audio_at
 
         def build(sequence: int) -> bytes:
             envelope = make_envelope(self.config.site, sensor, sequence, self.clock(), uuid.uuid4())
@@ -280,6 +291,9 @@ class Agent:
                     clock_synced=synced,
                     calibration_date=calibration_date.isoformat() if calibration_date else None,
                     calibration_offset_db=slot.config.calibration_offset_db,
+                    source_error=problem,
+                    source_failures=slot.failures,
+                    last_audio_at=None if last_audio is None else format_timestamp(last_audio),
                 )
             )
 
@@ -296,7 +310,11 @@ class Agent:
             for slot in self.slots:
                 build = await asyncio.to_thread(self.heartbeat, slot, cpu)
                 beat_topic = topic(self.config.site, slot.id, "heartbeat")
-                await asyncio.to_thread(outbox.enqueue, slot.id, beat_topic, build)
+                try:
+                    await asyncio.to_thread(outbox.enqueue, slot.id, beat_topic, build)
+                except OutboxError as error:  # e.g. a full disk: measuring goes on
+                    log.error("%s: the heartbeat could not be stored: %s", slot.id, error)
+                    continue
                 if slot.link is not None:
                     slot.link.notify()
 
@@ -314,13 +332,21 @@ class Agent:
             except SourceError as error:
                 slot.failures += 1
                 slot.runner.stats.last_error = str(error)
+                slot.runner.stats.failed_at = self.clock()
                 log.error("%s; retrying in %.0f s", error, delay)
-            except (ModelError, ValueError, RuntimeError) as error:
+            except (ModelError, ClassifierError) as error:
+                # The model failed in use: only this rolls it back.
                 slot.failures += 1
                 slot.runner.stats.last_error = str(error)
-                log.error("%s: measuring failed: %s", slot.id, error)
+                slot.runner.stats.failed_at = self.clock()
+                log.error("%s: the model failed: %s", slot.id, error)
                 if slot.store.previous_dir() is not None and not await self._roll_back(slot, error):
                     break
+            except Exception as error:  # a bug: the other sensors keep running, this one retries
+                slot.failures += 1
+                slot.runner.stats.last_error = f"measuring failed: {one_line(error)}"
+                slot.runner.stats.failed_at = self.clock()
+                log.exception("%s: measuring failed; retrying in %.0f s", slot.id, delay)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), delay)
             delay = min(delay * 2, RETRY_MAX_S)
@@ -378,6 +404,7 @@ class Agent:
                     self.config.max_backlog_s,
                     classifier,
                 )
+                await self._restore_settings(slot, classifier)
                 self.slots.append(slot)
             log.info(
                 "agent started: site %s, %d sensor(s), broker %s:%d",
@@ -394,7 +421,7 @@ class Agent:
                     if slot.link is not None
                 ]
                 for slot in self.slots:
-                    await self._report(slot, STARTUP)
+                    await self._report(slot, slot.startup)
                 sensors = [group.create_task(self._supervise(slot)) for slot in self.slots]
                 beats = group.create_task(self._heartbeats())
                 await self.stop.wait()

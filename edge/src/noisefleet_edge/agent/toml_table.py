@@ -9,8 +9,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from noisefleet_edge.errors import NoisefleetEdgeError
 
-class ConfigError(ValueError):
+
+class ConfigError(NoisefleetEdgeError):
     """The configuration cannot be used; the message names the file, the key and the fix."""
 
 
@@ -99,8 +101,9 @@ class Table:
             )
 
 
-def read_secret(table: Table, name: str) -> str | None:
-    """``{name}_env`` (an environment variable) or ``{name}_file`` (a file), never inline."""
+def read_secret(table: Table, name: str, base: Path) -> str | None:
+    """``{name}_env`` (an environment variable) or ``{name}_file`` (a file; relative to
+    ``base``, the configuration's folder, like every other path), never inline."""
     if table.has(name):
         table.raw(name)
         raise ConfigError(
@@ -109,7 +112,7 @@ def read_secret(table: Table, name: str) -> str | None:
             "the agent)"
         )
     env_name = table.string(f"{name}_env")
-    file_path = table.string(f"{name}_file")
+    file_path = table.path(f"{name}_file", base)
     if env_name and file_path:
         raise ConfigError(f"{table.where}: give {name}_env or {name}_file, not both")
     if env_name:
@@ -121,7 +124,7 @@ def read_secret(table: Table, name: str) -> str | None:
         return value
     if file_path:
         try:
-            value = Path(file_path).read_text(encoding="utf-8").strip()
+            value = file_path.read_text(encoding="utf-8").strip()
         except OSError as error:
             raise ConfigError(
                 f"{table.where}.{name}_file: cannot read {file_path} ({error.strerror})"

@@ -33,6 +33,7 @@ from typing import Any
 from noisefleet_core.acoustics.meter import MAX_INTERVAL_S, MIN_INTERVAL_S
 from noisefleet_core.events import DetectorSettings, DetectorSettingsError
 from noisefleet_core.models.manifest import UNKNOWN_LABEL, ModelManifest
+from noisefleet_edge.errors import NoisefleetEdgeError
 
 ModelThresholds = tuple[Mapping[str, float], Mapping[str, float]]
 """The (onset, offset) per-label thresholds tuned for a model (from its model.json)."""
@@ -43,7 +44,7 @@ LEVEL_RANGE_DB = (-200.0, 200.0)
 """Allowed gate and unknown levels: dB SPL when calibrated, dBFS (negative) otherwise."""
 
 
-class TuningError(ValueError):
+class TuningError(NoisefleetEdgeError):
     """A setting is unknown or invalid; the message names it and says why (one line)."""
 
 
@@ -138,9 +139,14 @@ def _labels(name: str, value: object) -> tuple[str, ...] | None:
         raise TuningError(f"{name} must be a list of labels or null (all), got {_type_name(value)}")
     if not all(isinstance(label, str) for label in value):
         raise TuningError(f"{name} must hold label names (strings) only")
-    duplicates = sorted({label for label in value if value.count(label) > 1})
-    if duplicates:
-        raise TuningError(f"{name} names {', '.join(duplicates)} more than once")
+    seen: set[str] = set()
+    repeated: set[str] = set()
+    for label in value:  # linear: a long list must not stall the agent
+        (repeated if label in seen else seen).add(label)
+    if repeated:
+        duplicates = sorted(repeated)
+        more = f" ({len(duplicates)} labels in all)" if len(duplicates) > 5 else ""
+        raise TuningError(f"{name} names {', '.join(duplicates[:5])}{more} more than once")
     return tuple(value)
 
 

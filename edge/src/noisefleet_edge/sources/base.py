@@ -19,10 +19,12 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from noisefleet_edge.errors import NoisefleetEdgeError
+
 FloatArray = npt.NDArray[np.float64]
 
 
-class SourceError(Exception):
+class SourceError(NoisefleetEdgeError):
     """A source cannot deliver audio (one line, for the operator)."""
 
 

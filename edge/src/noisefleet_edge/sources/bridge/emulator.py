@@ -33,6 +33,7 @@ from noisefleet_edge.audio_files import (
     open_recording,
     read_blocks,
 )
+from noisefleet_edge.errors import NoisefleetEdgeError
 from noisefleet_edge.sources.base import SourceError
 from noisefleet_edge.sources.bridge.framing import (
     MAX_PAYLOAD_BYTES,
@@ -47,7 +48,7 @@ PROG = "noisefleet-mcu-emulator"
 CONNECT_TIMEOUT_S = 5.0
 
 
-class EmulatorError(Exception):
+class EmulatorError(NoisefleetEdgeError):
     """The emulator cannot go on; one line for the user."""
 
 

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from noisefleet_edge.errors import NoisefleetEdgeError
+
 FloatArray = npt.NDArray[np.float64]
 
 MAGIC = b"NFMB"
@@ -45,7 +47,7 @@ _U64 = 2**64
 _MAX_UNREPORTED_GARBAGE = 65_536
 
 
-class FrameError(Exception):
+class FrameError(NoisefleetEdgeError):
     """A frame cannot be used; ``reason`` is one line."""
 
     def __init__(self, reason: str) -> None:
