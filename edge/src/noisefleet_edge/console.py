@@ -1,13 +1,29 @@
-"""What every ``noisefleet-edge`` subcommand shares: one-line errors and warnings, calibration."""
+"""What every ``noisefleet-edge`` subcommand shares: one-line errors and warnings, calibration,
+output formats. Light on purpose (no numpy): the command line imports it before anything else."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
-from noisefleet_core.acoustics.calibration import offset_from_sensitivity
+from noisefleet_core.acoustics.units import offset_from_sensitivity
 
 PROG = "noisefleet-edge"
+FORMATS = ("jsonl", "csv", "table")
+
+
+NATIVE_THREAD_LIMITS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+"""numpy's OpenBLAS starts one thread per core at import, and an idle one spins (about 21 % of
+a core on a 2-core gateway) although our matrices are far too small to share out. One thread
+each, unless the operator's environment says otherwise."""
+
+
+def limit_native_threads() -> None:
+    """Apply ``NATIVE_THREAD_LIMITS`` (only effective before numpy is imported, so entry
+    points call it first; the systemd unit sets the same variables)."""
+    for name, value in NATIVE_THREAD_LIMITS.items():
+        os.environ.setdefault(name, value)
 
 
 class CommandError(Exception):
