@@ -29,6 +29,7 @@ from noisefleet_edge.console import (
     FORMATS,
     PROG,
     CommandError,
+    limit_malloc_arenas,
     limit_native_threads,
     print_error,
 )
@@ -230,6 +231,7 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     limit_native_threads()  # first: no subcommand has loaded numpy yet
+    limit_malloc_arenas()
     stream = out if out is not None else sys.stdout
     args = build_parser().parse_args(argv)
     handlers = {
