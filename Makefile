@@ -27,6 +27,7 @@ pytest:
 	$(BIN)/pytest
 
 bench: setup
+	$(BIN)/python bench/bench_cli.py
 	$(BIN)/python bench/bench_meter.py
 	$(BIN)/python bench/bench_classifier.py
 	$(BIN)/python bench/bench_outbox.py

@@ -89,7 +89,7 @@ def main() -> None:
     minute = _minute_of_audio(np.random.default_rng(1))
     SoundLevelMeter(MeterSettings(FS))  # design the filters outside the timed part
     print(f"sound level meter benchmark: {args.minutes} min of {FS} Hz audio, one core")
-    print(f"baseline peak RSS (numpy, scipy, test audio): {_peak_rss_mb():.0f} MB")
+    print(f"baseline peak RSS (numpy, test audio): {_peak_rss_mb():.0f} MB")
     for label, block in (("0.1 s blocks", FS // 10), ("1 s blocks", FS), ("65536-sample", 65536)):
         rtfs = []
         records = 0

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libportaudio2 mosquitto)
+APT_PACKAGES=(libportaudio2 mosquitto gcc libc6-dev)  # gcc: the MCU firmware tests
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -194,7 +194,7 @@ def test_levels_without_live_is_an_error(run_cli: RunCli, microphone: FakeMicrop
 
 def test_list_devices(run_cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
-        noisefleet_edge.cli, "list_input_devices", lambda: ["0: Test Mic (1 ch, 48000 Hz)"]
+        noisefleet_edge.live, "list_input_devices", lambda: ["0: Test Mic (1 ch, 48000 Hz)"]
     )
     result = run_cli("levels", "--list-devices")
     assert result.code == 0
@@ -202,7 +202,7 @@ def test_list_devices(run_cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_list_devices_none(run_cli: RunCli, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(noisefleet_edge.cli, "list_input_devices", lambda: [])
+    monkeypatch.setattr(noisefleet_edge.live, "list_input_devices", lambda: [])
     result = run_cli("levels", "--list-devices")
     assert result.code == 0
     assert "no input devices" in result.out
@@ -214,7 +214,7 @@ def test_list_devices_without_portaudio_is_one_line(
     def missing() -> list[str]:
         raise LiveInputError("the PortAudio library is missing: install it")
 
-    monkeypatch.setattr(noisefleet_edge.cli, "list_input_devices", missing)
+    monkeypatch.setattr(noisefleet_edge.live, "list_input_devices", missing)
     result = run_cli("levels", "--list-devices")
     assert result.code == 1
     assert len(result.err_lines) == 1

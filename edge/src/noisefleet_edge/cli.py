@@ -10,6 +10,9 @@ Subcommands:
 
 Every failure is one line on stderr starting with ``noisefleet-edge: error:``; exit status 0
 when everything was measured, 1 when some input could not be, 2 for a wrong command line.
+
+This module imports nothing heavy: each subcommand loads its own module (numpy, soundfile,
+the interpreter) when it runs, so ``--help`` and argument errors answer at once.
 """
 
 from __future__ import annotations
@@ -18,32 +21,18 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from noisefleet_core.acoustics.calibration import (
-    DEFAULT_MAX_FLUCTUATION_DB,
-    CalibrationError,
-    analyze_calibrator_recording,
+from noisefleet_core.acoustics.units import DEFAULT_MAX_FLUCTUATION_DB
+from noisefleet_edge.console import (
+    FORMATS,
+    PROG,
+    CommandError,
+    limit_malloc_arenas,
+    limit_native_threads,
+    print_error,
 )
-from noisefleet_core.acoustics.meter import (
-    MeterConfigError,
-    MeterSettings,
-)
-from noisefleet_core.acoustics.weighting import WeightingDesignError
-from noisefleet_core.events import DetectorSettingsError
-from noisefleet_core.models.manifest import ModelError
-from noisefleet_edge.audio_files import (
-    AudioInputError,
-    open_recording,
-    read_channel,
-)
-from noisefleet_edge.classifier import SoundClassifier, default_model_dir
-from noisefleet_edge.console import PROG, CommandError, calibration, print_error, print_warning
-from noisefleet_edge.detection import LevelsOnly, Measurement, SensorPipeline
-from noisefleet_edge.live import CaptureStats, LiveInputError, list_input_devices
-from noisefleet_edge.output import FORMATS, make_writer
 
 
 def _seconds(text: str) -> float:
@@ -209,101 +198,15 @@ def run_agent(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def run_calibrate(args: argparse.Namespace, out: TextIO) -> int:
-    try:
-        recording = open_recording(args.recording)
-        samples = read_channel(recording, args.channel)
-        result = analyze_calibrator_recording(
-            samples,
-            recording.sample_rate_hz,
-            reference_db=args.reference_db,
-            nominal_tone_hz=args.tone_hz,
-            max_fluctuation_db=args.max_fluctuation_db,
-        )
-    except (AudioInputError, CalibrationError) as error:
-        raise CommandError(str(error)) from error
-    out.write(
-        f"calibration offset: {result.offset_db:.2f} dB  (dB SPL = dBFS + {result.offset_db:.2f})\n"
-        f"sensitivity:        {result.sensitivity_dbfs:.2f} dBFS at 94 dB SPL\n"
-        f"tone:               {result.tone_hz:.1f} Hz at {result.tone_dbfs:.2f} dBFS, "
-        f"reference {result.reference_db:g} dB SPL\n"
-        f"signal to noise:    {result.snr_db:.1f} dB\n"
-        f"fluctuation:        {result.fluctuation_db:.3f} dB over {result.used_s:.1f} s "
-        "of steady tone\n"
-        f"use:                --calibration-offset-db {result.offset_db:.2f}\n"
-    )
-    for warning in result.warnings:
-        print_warning(warning)
-    return 0
+    from noisefleet_edge.calibrate_command import run_calibrate as calibrate  # noqa: PLC0415
+
+    return calibrate(args, out)
 
 
 def run_levels(args: argparse.Namespace, out: TextIO) -> int:
-    from noisefleet_edge.live import microphone_blocks  # noqa: PLC0415
+    from noisefleet_edge.levels_command import run_levels as levels  # noqa: PLC0415
 
-    try:
-        if args.list_devices:
-            devices = list_input_devices()
-            out.write("\n".join(devices) + "\n" if devices else "no input devices found\n")
-            return 0
-        if not args.live:
-            raise CommandError("say --live to measure the microphone, or --list-devices")
-        offset, calibrated = calibration(args)
-        settings = MeterSettings(
-            sample_rate_hz=args.sample_rate,
-            interval_s=args.interval_s,
-            calibration_offset_db=offset,
-            calibrated=calibrated,
-        )
-        device: str | int | None = args.device
-        if isinstance(device, str) and device.isdigit():
-            device = int(device)
-        writer = make_writer(args.format, out)
-        stats = CaptureStats()
-        started = datetime.now(tz=UTC)
-        limit = None if args.duration_s is None else round(args.duration_s * args.sample_rate)
-        block_s = min(0.1, args.interval_s)
-        measure = _live_measurement(args, settings, calibrated, started)
-        taken = 0
-        with microphone_blocks(device, args.sample_rate, block_s, args.channel, stats) as blocks:
-            for captured in blocks:
-                block = captured if limit is None else captured[: max(0, limit - taken)]
-                taken += block.size
-                for record in measure.process(block):
-                    writer.write(record)
-                if limit is not None and taken >= limit:
-                    break
-        if args.events:  # the pipeline holds the last events and levels until the end
-            for record in measure.flush():
-                writer.write(record)
-        if stats.overflows:
-            print_warning(f"the input overflowed {stats.overflows} time(s): audio was lost")
-    except (
-        LiveInputError,
-        MeterConfigError,
-        WeightingDesignError,
-        ModelError,
-        DetectorSettingsError,
-    ) as error:
-        raise CommandError(str(error)) from error
-    return 0
-
-
-def _live_measurement(
-    args: argparse.Namespace, settings: MeterSettings, calibrated: bool, started: datetime
-) -> Measurement:
-    """The meter alone, or with ``--events`` the sensor pipeline (gate, classifier, events)."""
-    if not args.events:
-        return LevelsOnly(settings, started, "live", args.channel)
-    from noisefleet_edge.analyze_command import detector_settings  # noqa: PLC0415
-
-    classifier = SoundClassifier(args.model or default_model_dir())
-    return SensorPipeline(
-        settings,
-        classifier,
-        detector_settings(args, classifier, calibrated),
-        started,
-        "live",
-        args.channel,
-    )
+    return levels(args, out)
 
 
 def run_analyze(args: argparse.Namespace, out: TextIO) -> int:
@@ -327,6 +230,8 @@ def run_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    limit_native_threads()  # first: no subcommand has loaded numpy yet
+    limit_malloc_arenas()
     stream = out if out is not None else sys.stdout
     args = build_parser().parse_args(argv)
     handlers = {

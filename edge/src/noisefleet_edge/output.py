@@ -7,8 +7,7 @@ import json
 from typing import Any, Protocol, TextIO
 
 from noisefleet_core.contract.levels import LEVEL_FIELDS
-
-FORMATS = ("jsonl", "csv", "table")
+from noisefleet_edge.console import FORMATS
 
 CSV_COLUMNS = (
     "source",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import signal
 
 from noisefleet_core.acoustics.calibration import (
     CalibrationError,
     analyze_calibrator_recording,
     offset_from_sensitivity,
+    welch_psd,
 )
 from noisefleet_core.acoustics.meter import MeterSettings, SoundLevelMeter
 
@@ -150,3 +152,12 @@ def test_bad_input_shapes_and_values_are_rejected() -> None:
     x[1000] = np.nan
     with pytest.raises(CalibrationError, match="non-finite"):
         analyze_calibrator_recording(x, FS)
+
+
+@pytest.mark.parametrize(("n", "nperseg"), [(144000, 32768), (20001, 20001), (5000, 4096)])
+def test_welch_psd_matches_scipy(n: int, nperseg: int) -> None:
+    x = np.random.default_rng(n).standard_normal(n) + 0.3
+    freqs, psd = welch_psd(x, 48000, nperseg)
+    ref_freqs, ref_psd = signal.welch(x, fs=48000, nperseg=nperseg)
+    np.testing.assert_array_equal(freqs, ref_freqs)
+    np.testing.assert_allclose(psd, ref_psd, rtol=1e-10, atol=0)

@@ -81,3 +81,18 @@ def test_samples_in_equal_samples_out() -> None:
 def test_a_backlog_must_hold_something() -> None:
     with pytest.raises(ValueError, match="at least one sample"):
         Backlog(0)
+
+
+def test_pop_all_returns_blocks_and_gaps_in_order_and_empties_the_backlog() -> None:
+    backlog = Backlog(35)
+    for i in range(4):
+        backlog.push(_block(i), T0 + timedelta(seconds=i))
+    items = backlog.pop_all()
+    assert isinstance(items[0][0], int)
+    assert items[0][0] == 10  # block 0 dropped to make room: a gap of its size
+    values = [item[0] for item, _ in items[1:]]  # type: ignore[index]
+    assert values == [1, 2, 3]
+    assert [arrived for _, arrived in items[1:]] == [T0 + timedelta(seconds=i) for i in (1, 2, 3)]
+    assert len(backlog) == 0
+    assert backlog.held_samples == 0
+    assert backlog.pop() is None

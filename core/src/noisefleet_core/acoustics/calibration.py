@@ -26,12 +26,25 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
-from noisefleet_core.acoustics.units import AES17_DB
+from noisefleet_core.acoustics.units import (
+    AES17_DB,
+    DEFAULT_MAX_FLUCTUATION_DB,
+    SENSITIVITY_REFERENCE_DB,
+    offset_from_sensitivity,
+)
 from noisefleet_core.acoustics.weighting import FloatArray
 
-SENSITIVITY_REFERENCE_DB = 94.0
+__all__ = [
+    "DEFAULT_MAX_FLUCTUATION_DB",
+    "SENSITIVITY_REFERENCE_DB",
+    "CalibrationError",
+    "CalibrationResult",
+    "analyze_calibrator_recording",
+    "offset_from_sensitivity",
+    "welch_psd",
+]
+
 FRAME_S = 0.1
 BAND_HALF_WIDTH_HZ = 30.0
 PLATEAU_TOLERANCE_DB = 0.5
@@ -39,16 +52,10 @@ MIN_PLATEAU_S = 1.0
 MIN_SNR_DB = 10.0
 WARN_SNR_DB = 30.0
 STABILITY_WINDOW_FRAMES = 5
-DEFAULT_MAX_FLUCTUATION_DB = 0.2
 
 
 class CalibrationError(ValueError):
     """The recording cannot give a calibration; the message says what to do."""
-
-
-def offset_from_sensitivity(sensitivity_dbfs: float) -> float:
-    """Calibration offset for a microphone whose 94 dB SPL tone reads ``sensitivity_dbfs``."""
-    return SENSITIVITY_REFERENCE_DB - sensitivity_dbfs
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ def _frame_powers(x: FloatArray, fs: int, tone_hz: float) -> tuple[FloatArray, F
     """Per 100 ms frame: (tone power, total power), both as mean squares."""
     n = max(16, round(FRAME_S * fs))
     frames = x[: (x.size // n) * n].reshape(-1, n)
-    window = signal.get_window("hann", n)
+    window = _periodic_hann(n)
     spectrum = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
     scale = 2.0 / (n * float(np.sum(window**2)))
     freqs = np.fft.rfftfreq(n, 1.0 / fs)
@@ -87,9 +94,29 @@ def _frame_powers(x: FloatArray, fs: int, tone_hz: float) -> tuple[FloatArray, F
     return tone, total
 
 
+def _periodic_hann(n: int) -> FloatArray:
+    """``scipy.signal.get_window("hann", n)``: the periodic Hann window, for spectra."""
+    return np.asarray(0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n), dtype=np.float64)
+
+
+def welch_psd(x: FloatArray, fs: int, nperseg: int) -> tuple[FloatArray, FloatArray]:
+    """(frequencies, power spectral density) as ``scipy.signal.welch(x, fs, nperseg=nperseg)``
+    with its defaults: periodic Hann segments overlapping by half, each without its mean,
+    one-sided density, averaged."""
+    step = nperseg - nperseg // 2
+    segments = np.lib.stride_tricks.sliding_window_view(x, nperseg)[::step]
+    segments = segments - segments.mean(axis=1, keepdims=True)
+    window = _periodic_hann(nperseg)
+    spectrum = np.abs(np.fft.rfft(segments * window, axis=1)) ** 2
+    psd = spectrum.mean(axis=0) / (fs * float(np.sum(window**2)))
+    psd[1 : None if nperseg % 2 else -1] *= 2.0  # one-sided: all but DC (and Nyquist)
+    freqs = np.asarray(np.fft.rfftfreq(nperseg, 1.0 / fs), dtype=np.float64)
+    return freqs, np.asarray(psd, dtype=np.float64)
+
+
 def _find_tone(x: FloatArray, fs: int, nominal_hz: float) -> float:
     nperseg = min(x.size, 1 << int(math.log2(fs)))  # about 1 Hz resolution
-    freqs, psd = signal.welch(x, fs=fs, nperseg=nperseg)
+    freqs, psd = welch_psd(x, fs, nperseg)
     search = (freqs >= 0.8 * nominal_hz) & (freqs <= 1.25 * nominal_hz)
     if not np.any(search):
         raise CalibrationError(f"the recording's sample rate cannot hold a {nominal_hz:g} Hz tone")

@@ -14,8 +14,12 @@ How a digital weighting filter is made for a sample rate ``fs``:
 4. Each design is renormalised to exactly 0 dB at 1 kHz and checked against the analogue formula;
    a design off by more than ``MAX_DESIGN_ERROR_DB`` raises instead of measuring wrongly.
 
-Designs are cached per sample rate. The filters carry their state across blocks, so audio cut
-into blocks of any size gives the same output as the whole signal at once.
+Designs are cached per sample rate. The fit needs scipy (``optimize``, ``signal``), whose import
+costs about 2 s and 85 MB, so the designs for the usual audio rates are tabulated in
+``weighting_table`` (the fit's own coefficients, regenerated with ``scripts/weighting_table.py``
+and checked against a fresh fit by the tests); other rates are fitted on first use. Filtering
+and responses use numpy only (``iir.SosCascade``). The filters carry their state across blocks,
+so audio cut into blocks of any size gives the same output as the whole signal at once.
 """
 
 from __future__ import annotations
@@ -26,7 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy import optimize, signal
+
+from noisefleet_core.acoustics.iir import SosCascade
+from noisefleet_core.acoustics.weighting_table import TABULATED_DESIGNS
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -101,31 +107,70 @@ def _fit_grid(fs: float) -> FloatArray:
     return np.geomspace(FIT_LOW_HZ, high, 240)
 
 
+def _polynomial_response(
+    coefficients: npt.NDArray[np.floating], freqs: FloatArray, fs: float
+) -> npt.NDArray[np.complex128]:
+    """sum_k c[k] z^-k at z = exp(j 2 pi f / fs) (``scipy.signal.freqz``'s convention)."""
+    z_inv = np.exp(-2j * np.pi * np.asarray(freqs, dtype=np.float64) / fs)
+    return np.asarray(np.polyval(np.asarray(coefficients)[::-1], z_inv), dtype=np.complex128)
+
+
+def _sos_response(sos: FloatArray, freqs: FloatArray, fs: float) -> npt.NDArray[np.complex128]:
+    h = np.ones(np.shape(freqs), dtype=np.complex128)
+    for section in sos:
+        h *= _polynomial_response(section[:3], freqs, fs) / _polynomial_response(
+            section[3:], freqs, fs
+        )
+    return h
+
+
 def _response_db(b: FloatArray, a: FloatArray, freqs: FloatArray, fs: float) -> FloatArray:
     """Digital magnitude response in dB at ``freqs``, normalised to 0 dB at 1 kHz."""
-    _, h = signal.freqz(b, a, worN=np.append(freqs, 1000.0), fs=fs)
+    at = np.append(freqs, 1000.0)
+    h = _polynomial_response(b, at, fs) / _polynomial_response(a, at, fs)
     mag_db = 20.0 * np.log10(np.abs(h))
     return np.asarray(mag_db[:-1] - mag_db[-1], dtype=np.float64)
 
 
 def _gain_at_1khz(sos: FloatArray, fs: float) -> float:
-    _, h = signal.sosfreqz(sos, worN=[1000.0], fs=fs)
-    return float(np.abs(h[0]))
+    return float(np.abs(_sos_response(sos, np.array([1000.0]), fs)[0]))
 
 
 def _to_sos(b: npt.NDArray[np.floating], a: npt.NDArray[np.floating]) -> FloatArray:
+    from scipy import signal  # noqa: PLC0415  (only when fitting, see the module docstring)
+
     sos = signal.tf2sos(b, a, pairing="nearest")
     return np.asarray(sos, dtype=np.float64)
 
 
-@functools.lru_cache(maxsize=32)
-def design_weighting(sample_rate_hz: int) -> WeightingDesign:
-    """Design the C and A weighting sections for ``sample_rate_hz`` (cached)."""
+def _check_rate(sample_rate_hz: int) -> None:
     if sample_rate_hz < MIN_SAMPLE_RATE_HZ:
         raise WeightingDesignError(
             f"sample rate {sample_rate_hz} Hz is below the supported minimum of "
             f"{MIN_SAMPLE_RATE_HZ} Hz"
         )
+
+
+@functools.lru_cache(maxsize=32)
+def design_weighting(sample_rate_hz: int) -> WeightingDesign:
+    """The C and A weighting sections for ``sample_rate_hz``: tabulated, or fitted (cached)."""
+    _check_rate(sample_rate_hz)
+    tabulated = TABULATED_DESIGNS.get(sample_rate_hz)
+    if tabulated is None:
+        return fit_weighting(sample_rate_hz)
+    c_rows, a_rows, max_error = tabulated
+    c_sos = np.array(c_rows, dtype=np.float64)
+    a_sos = np.array(a_rows, dtype=np.float64)
+    c_sos.setflags(write=False)
+    a_sos.setflags(write=False)
+    return WeightingDesign(sample_rate_hz, c_sos, a_sos, max_error)
+
+
+def fit_weighting(sample_rate_hz: int) -> WeightingDesign:
+    """Fit and check the C and A weighting sections for ``sample_rate_hz`` (needs scipy)."""
+    from scipy import optimize  # noqa: PLC0415  (only when fitting, see the module docstring)
+
+    _check_rate(sample_rate_hz)
     fs = float(sample_rate_hz)
     freqs = _fit_grid(fs)
     c_target = analog_response_db(freqs, Weighting.C)
@@ -172,7 +217,7 @@ def design_weighting(sample_rate_hz: int) -> WeightingDesign:
 
 
 def _sos_response_db(sos: FloatArray, freqs: FloatArray, fs: float) -> FloatArray:
-    _, h = signal.sosfreqz(sos, worN=freqs, fs=fs)
+    h = _sos_response(sos, freqs, fs)
     with np.errstate(divide="ignore"):
         return np.asarray(20.0 * np.log10(np.abs(h)), dtype=np.float64)
 
@@ -196,13 +241,13 @@ class CAWeightingFilter:
 
     def __init__(self, sample_rate_hz: int) -> None:
         design = design_weighting(sample_rate_hz)
-        self._c_sos = np.array(design.c_sos)  # sosfilt needs writable arrays
-        self._a_sos = np.array(design.a_from_c_sos)
-        self._c_state = np.zeros((self._c_sos.shape[0], 2))
-        self._a_state = np.zeros((self._a_sos.shape[0], 2))
+        c_sections = design.c_sos.shape[0]
+        # One cascade C then A-from-C, tapped after the last C section and at the end.
+        self._cascade = SosCascade(
+            np.vstack([design.c_sos, design.a_from_c_sos]), (c_sections - 1, c_sections)
+        )
 
     def process(self, x: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Return (p_C, p_A) for the block ``x`` (unweighted pressure or full-scale units)."""
-        p_c, self._c_state = signal.sosfilt(self._c_sos, x, zi=self._c_state)
-        p_a, self._a_state = signal.sosfilt(self._a_sos, p_c, zi=self._a_state)
-        return np.asarray(p_c, dtype=np.float64), np.asarray(p_a, dtype=np.float64)
+        outputs = self._cascade.process(np.asarray(x, dtype=np.float64))
+        return outputs[0], outputs[1]

@@ -6,12 +6,14 @@ same samples as ``scipy.signal.resample_poly`` with its defaults (Kaiser window,
 padding at both ends of the signal):
 
 1. reduce ``to_hz / from_hz`` to ``up / down`` (denominator at most :data:`MAX_DENOMINATOR`);
-2. design scipy's low-pass filter ``h`` (cut-off ``1 / max(up, down)`` of Nyquist, ``20 *
-   max(up, down) + 1`` taps, gain ``up``);
+2. design scipy's low-pass filter ``h`` (``firwin``: cut-off ``1 / max(up, down)`` of Nyquist,
+   ``20 * max(up, down) + 1`` taps, Kaiser window, gain ``up``), here in numpy;
 3. output sample ``k`` is ``sum_i x[i] * h[k * down + half_len - i * up]``, a filter centred on
-   input position ``k * down / up``. Each block appends to a short input history and emits, in
-   one ``scipy.signal.upfirdn`` call (resample_poly's own polyphase engine), every output whose
-   filter support has fully arrived; history no later output needs is dropped;
+   input position ``k * down / up``. Each block appends to a short input history and emits
+   every output whose filter support has fully arrived, in one matrix product (a polyphase
+   filter: outputs come in groups of ``up`` whose inputs start ``down`` samples apart, so each
+   group is one window of the input times a fixed ``(span, up)`` tap matrix); history no
+   later output needs is dropped;
 4. ``flush`` runs the filter out over zeros, so that the stream ends with
    ``ceil(n * up / down)`` samples, exactly as the one-shot call.
 """
@@ -22,7 +24,6 @@ from fractions import Fraction
 
 import numpy as np
 import numpy.typing as npt
-from scipy import signal
 
 FloatArray = npt.NDArray[np.float64]
 MAX_DENOMINATOR = 1000
@@ -48,8 +49,34 @@ def anti_aliasing_filter(up: int, down: int) -> FloatArray:
     """``scipy.signal.resample_poly``'s default FIR for coprime ``up / down`` (gain ``up``)."""
     max_rate = max(up, down)
     half_len = HALF_LENGTH_PER_RATE * max_rate
-    taps = signal.firwin(2 * half_len + 1, 1.0 / max_rate, window=("kaiser", KAISER_BETA))
-    return np.asarray(taps, dtype=np.float64) * up
+    cutoff = 1.0 / max_rate
+    # scipy.signal.firwin(2 * half_len + 1, cutoff, window=("kaiser", beta)): windowed sinc,
+    # scaled to unit gain at DC.
+    m = np.arange(2 * half_len + 1, dtype=np.float64) - half_len
+    taps = cutoff * np.sinc(cutoff * m) * np.kaiser(2 * half_len + 1, KAISER_BETA)
+    return np.asarray(taps / np.sum(taps) * up, dtype=np.float64)
+
+
+def _polyphase_matrix(
+    taps: FloatArray, up: int, down: int, half_len: int
+) -> tuple[FloatArray, int]:
+    """``(G, lo)``: output ``g * up + r`` is ``x[g * down + lo : g * down + lo + span] @ G[:, r]``.
+
+    Output ``k`` uses inputs ``i <= (k * down + half_len) // up`` with tap
+    ``h[k * down + half_len - i * up]``; within a group of ``up`` outputs the newest input
+    index grows by ``base[r]`` from ``g * down`` (a fixed pattern), so one matrix serves all.
+    """
+    r = np.arange(up)
+    base = (r * down + half_len) // up
+    span_taps = -(-taps.size // up)  # inputs one output reaches
+    lo = int(base.min()) - (span_taps - 1)
+    span = int(base.max()) - lo + 1
+    matrix = np.zeros((span, up))
+    for j in range(span_taps):  # the j-th newest input of each output
+        index = r * down + half_len - (base - j) * up
+        valid = (index >= 0) & (index < taps.size)
+        matrix[(base - j - lo)[valid], r[valid]] = taps[index[valid]]
+    return matrix, lo
 
 
 class StreamingResampler:
@@ -89,6 +116,9 @@ class StreamingResampler:
         else:
             self._filter_taps = anti_aliasing_filter(self.up, self.down)
             self._half_len = HALF_LENGTH_PER_RATE * max(self.up, self.down)
+        self._polyphase, self._group_lo = _polyphase_matrix(
+            self._filter_taps, self.up, self.down, self._half_len
+        )
         # Input samples older than the newest one an output needs that still reach it through
         # the longest polyphase branch (ceil(len(h) / up) taps).
         self._history_len = -(-self._filter_taps.size // self.up) - 1
@@ -147,16 +177,24 @@ class StreamingResampler:
         count = max(0, stop - first)
         out = np.empty(count)
         if count:
-            # upfirdn (resample_poly's own polyphase engine) gives y[j] = sum_i seg[i] *
-            # padded[j * down - i * up] for the history segment seg starting at input
-            # `_history_start`; `lead` zeros in front of h make y[first_j + m] output first + m.
-            segment = self._history[: self._last_input(stop - 1) + 1 - self._history_start]
-            shift = self._history_start * self.up - self._half_len - first * self.down
-            first_j = -(shift // self.down)
-            lead = first_j * self.down + shift
-            padded = np.concatenate((np.zeros(lead), self._filter_taps))
-            filtered = signal.upfirdn(padded, segment, self.up, self.down)
-            out[:] = filtered[first_j : first_j + count]
+            # Groups g0..g1 of `up` outputs cover outputs first..stop-1; their input windows
+            # start at g * down + lo. Inputs outside the history only reach outputs outside
+            # first..stop-1 (the history holds all that those need), so they are zeros here.
+            up, down = self.up, self.down
+            span = self._polyphase.shape[0]
+            g0, g1 = first // up, (stop - 1) // up
+            begin = g0 * down + self._group_lo
+            inputs = np.zeros((g1 - g0) * down + span)
+            end = begin + inputs.size
+            known_from = max(begin, self._history_start)
+            known_to = min(end, self._history_start + self._history.size)
+            if known_to > known_from:
+                inputs[known_from - begin : known_to - begin] = self._history[
+                    known_from - self._history_start : known_to - self._history_start
+                ]
+            windows = np.lib.stride_tricks.sliding_window_view(inputs, span)[::down]
+            grouped = windows.dot(self._polyphase).reshape(-1)
+            out[:] = grouped[first - g0 * up : first - g0 * up + count]
         self._outputs_emitted = first + count
         keep_from = self._last_input(self._outputs_emitted) - self._history_len
         drop = min(max(0, keep_from - self._history_start), self._history.size)

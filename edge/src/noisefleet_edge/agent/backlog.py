@@ -60,3 +60,10 @@ class Backlog:
         if not isinstance(item, int):
             self.held_samples -= item.size
         return item, arrived
+
+    def pop_all(self) -> list[tuple[Item, datetime]]:
+        """Every block and gap held, oldest first; the backlog is empty afterwards."""
+        items = list(self._items)
+        self._items.clear()
+        self.held_samples = 0
+        return items
