@@ -110,6 +110,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="downloads and conversions (default %(default)s; never inside the repository)",
     )
     yamnet.add_argument("--precision", choices=("float32", "float16"), default="float32")
+    yamnet.add_argument(
+        "--head",
+        choices=("zero-shot", "logreg"),
+        default="zero-shot",
+        help="AudioSet scores mapped onto our labels, or a logistic regression on YAMNet "
+        "embeddings trained on the TRAIN split of --clips",
+    )
+    yamnet.add_argument(
+        "--clips", type=Path, help="real clips for --head logreg (default CACHE/real-clips)"
+    )
 
     clips = commands.add_parser("real-clips", help="recorded clips from Debian packages, split")
     clips.add_argument(
@@ -274,14 +284,18 @@ def run_evaluate_events(args: argparse.Namespace) -> int:
 
 
 def run_yamnet(args: argparse.Namespace) -> int:
-    from noisefleet_training.yamnet.command import build_yamnet  # noqa: PLC0415
+    from noisefleet_training.realclips.build import RealClipsError  # noqa: PLC0415
+    from noisefleet_training.yamnet.command import build_yamnet, logreg_spec_factory  # noqa: PLC0415
     from noisefleet_training.yamnet.convert import ConversionError  # noqa: PLC0415
     from noisefleet_training.yamnet.fetch import FetchError  # noqa: PLC0415
     from noisefleet_training.yamnet.mapping import MappingError  # noqa: PLC0415
 
+    factory = None
+    if args.head == "logreg":
+        factory = logreg_spec_factory(args.clips or args.cache / "real-clips", args.cache)
     try:
-        report = build_yamnet(args.out, args.cache, args.precision)
-    except (ConversionError, FetchError, MappingError) as error:
+        report = build_yamnet(args.out, args.cache, args.precision, factory)
+    except (ConversionError, FetchError, MappingError, RealClipsError) as error:
         raise CommandError(str(error)) from error
     worst = max(report["parity"].values())
     print(
