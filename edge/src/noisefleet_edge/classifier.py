@@ -7,6 +7,8 @@ Steps of ``SoundClassifier.classify``:
    windows for ``log_mel`` models, gain-normalised waveform windows for ``waveform`` models
    (e.g. YAMNet, whose output depends on the input level);
 3. quantise each input when the model takes int8, run the interpreter, dequantise int8 outputs;
+   a window that holds a pure tone (``noisefleet_core.features.tones``: a calibration tone, a
+   test signal) scores as the model's non-event label, or no class, whatever the model says;
 4. aggregate the windows (soft voting by default) and decide, ``unknown`` below the threshold.
 
 The interpreter comes from ai-edge-litert, or from tflite-runtime where a device already has it.
@@ -29,6 +31,7 @@ import numpy.typing as npt
 
 from noisefleet_core.features.logmel import LogMelFrontend
 from noisefleet_core.features.resample import resample
+from noisefleet_core.features.tones import is_pure_tone
 from noisefleet_core.features.waveform import waveform_windows
 from noisefleet_core.models.aggregate import ClipDecision, decide
 from noisefleet_core.models.manifest import (
@@ -162,6 +165,32 @@ class SoundClassifier:
         assert self.manifest.waveform_params is not None
         return waveform_windows(signal, self.manifest.waveform_params)
 
+    def audio_windows(self, signal: npt.ArrayLike) -> FloatArray:
+        """(windows, window_samples) views of the audio each model input covers."""
+        x = np.asarray(signal, dtype=np.float64)
+        size, hop = self.manifest.window_samples, self.manifest.window_hop_samples
+        if x.size < size:
+            return np.empty((0, size))
+        return np.lib.stride_tricks.sliding_window_view(x, size)[::hop]
+
+    def tone_guarded(self, probabilities: FloatArray, audio_windows: FloatArray) -> FloatArray:
+        """``probabilities`` with every pure-tone window's row replaced by the non-event label
+        (all on the first one), or zeros when the model has none: a tone is never a class."""
+        out = probabilities.copy()
+        replacement = np.zeros(len(self.labels))
+        if self.manifest.non_event_labels:
+            replacement[self.labels.index(self.manifest.non_event_labels[0])] = 1.0
+        for i, window in enumerate(audio_windows):
+            if is_pure_tone(window):
+                out[i] = replacement
+        return out
+
+    def segment_probabilities(self, segment: FloatArray) -> FloatArray:
+        """Scores of one window of audio at ``sample_rate_hz`` (the streaming pipeline's call)."""
+        probs = self.window_probabilities(self.windows(segment))
+        guarded: FloatArray = self.tone_guarded(probs, segment[np.newaxis, :])[0]
+        return guarded
+
     def window_probabilities(self, windows: FloatArray) -> FloatArray:
         """(windows, classes) probabilities for model inputs (``windows``)."""
         out = np.empty((windows.shape[0], len(self.labels)), dtype=np.float64)
@@ -193,7 +222,7 @@ class SoundClassifier:
         windows = self.windows(signal)
         if windows.shape[0] == 0:
             return None
-        probs = self.window_probabilities(windows)
+        probs = self.tone_guarded(self.window_probabilities(windows), self.audio_windows(signal))
         decision = decide(
             probs,
             self.labels,

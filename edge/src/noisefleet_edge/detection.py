@@ -196,8 +196,7 @@ class SensorPipeline:
             self.gate_stats.windows_total += 1
             if any(gates):
                 segment = self._audio[start - self._audio_offset : stop - self._audio_offset]
-                windows = self._classifier.windows(segment)
-                self._window_scores[k] = self._classifier.window_probabilities(windows)[0]
+                self._window_scores[k] = self._classifier.segment_probabilities(segment)
                 self.gate_stats.windows_classified += 1
             else:
                 self._window_scores[k] = None

@@ -68,9 +68,9 @@ TEST_SPEECH = (
 )
 
 
-def open_set_signals(fs: int, seed: int, speech_lines: tuple[tuple[str, str], ...]) -> dict[
-    str, FloatArray
-]:
+def open_set_signals(
+    fs: int, seed: int, speech_lines: tuple[tuple[str, str], ...]
+) -> dict[str, FloatArray]:
     """Named signals of 3 s outside the classes (tones, sweeps, noise, speech)."""
     rng = np.random.default_rng(seed)
     t = np.arange(3 * fs) / fs

@@ -7,7 +7,8 @@ Steps of ``write_real_soundscapes`` (TEST split only, so no model has heard any 
    against a model;
 2. events: every TEST event clip in turn (shuffled, fixed seed), trimmed to its active part
    (``active_span``: leading and trailing 20 ms frames more than ``TRIM_DB`` below the loudest
-   are cut, so the label spans the sound, not the file), cut to at most ``MAX_EVENT_S``, placed without overlap at ``SNR_DB`` (event RMS over bed RMS); clips whose
+   are cut, so the label spans the sound, not the file), cut to at most ``MAX_EVENT_S``,
+   placed without overlap at ``SNR_DB`` (event RMS over bed RMS); clips whose
    label holds only part of them (a 31 s ambience with two short sirens) are left out;
 3. each soundscape is written as ``real_NNN.wav`` (16 kHz) and ``real_NNN.txt`` (onset, offset,
    label), the layout ``noisefleet-train evaluate-events`` reads.
@@ -15,6 +16,7 @@ Steps of ``write_real_soundscapes`` (TEST split only, so no model has heard any 
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -77,9 +79,7 @@ def write_real_soundscapes(
         c for c in test if c.label == "ambient" and not any(d in c.family for d in DISTRACTOR_NOTES)
     ]
     distractors = [c for c in test if c.label == "ambient" and c not in beds]
-    events = [
-        c for c in test if c.label != "ambient" and c.family not in PARTIAL_LABEL_FAMILIES
-    ]
+    events = [c for c in test if c.label != "ambient" and c.family not in PARTIAL_LABEL_FAMILIES]
     order = [events[i] for i in rng.permutation(len(events))]
     n = round(duration_s * FS)
     out.mkdir(parents=True, exist_ok=True)
@@ -116,11 +116,13 @@ def write_real_soundscapes(
     return paths
 
 
-def _free_spans(labels: list[tuple[float, float, str]], total_s: float, need_s: float) -> list[float]:
+def _free_spans(
+    labels: list[tuple[float, float, str]], total_s: float, need_s: float
+) -> list[float]:
     """Start times where a sound of ``need_s`` fits between labelled events."""
     edges = [(0.0, 0.0), *[(a, b) for a, b, _ in labels], (total_s, total_s)]
     starts = []
-    for (_, end), (begin, _) in zip(edges, edges[1:], strict=False):
+    for (_, end), (begin, _) in itertools.pairwise(edges):
         if begin - end >= need_s + 1.0:
             starts.append(end + 0.5)
     return starts

@@ -71,7 +71,10 @@ class YamnetBase:
 def _spaced(windows: npt.NDArray[np.float64], limit: int) -> npt.NDArray[np.float64]:
     if windows.shape[0] <= limit:
         return windows
-    return windows[np.linspace(0, windows.shape[0] - 1, limit).round().astype(int)]
+    chosen: npt.NDArray[np.float64] = windows[
+        np.linspace(0, windows.shape[0] - 1, limit).round().astype(int)
+    ]
+    return chosen
 
 
 def _mix(
@@ -145,9 +148,7 @@ def fit_probe(
                 continue
             model = _fit(z[train_idx], y[train_idx], c)
             predicted = model.predict(z[test_idx])
-            per_class = [
-                np.mean(predicted[y[test_idx] == k] == k) for k in np.unique(y[test_idx])
-            ]
+            per_class = [np.mean(predicted[y[test_idx] == k] == k) for k in np.unique(y[test_idx])]
             scores.append(float(np.mean(per_class)))
         cv[str(c)] = float(np.mean(scores))
     best_c = float(max(cv, key=lambda k: cv[k]))
