@@ -251,9 +251,10 @@ def _detector_thresholds(
 def check_compatible(manifest: ModelManifest, model_bytes: bytes) -> None:
     """Refuse a model whose features or file differ from what this frontend computes."""
     ours = manifest.input_params.params_hash
+    trained_on = "features" if manifest.feature_params else "waveform input"
     if manifest.feature_params_hash != ours:
         raise ModelError(
-            f"the model was made for {manifest.input_kind} input with hash "
+            f"the model was trained on {trained_on} with hash "
             f"{manifest.feature_params_hash}, but this edge's frontend computes {ours} for the "
             "same parameters: retrain the model with this version of noisefleet, or install the "
             "noisefleet version it was made with"
