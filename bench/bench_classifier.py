@@ -65,6 +65,7 @@ def _tflite_models(params: FeatureParams, n_classes: int) -> tuple[bytes, bytes]
 def main() -> None:
     classifier = SoundClassifier(default_model_dir())
     params = classifier.manifest.feature_params
+    assert params is not None, "the default model takes log-mel input"
     print(f"classifier benchmark: model {classifier.manifest.name}, one core")
 
     int8_model, float_model = _tflite_models(params, len(classifier.labels))

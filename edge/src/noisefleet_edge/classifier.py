@@ -1,11 +1,14 @@
-"""Running an int8 TFLite sound classifier on the edge.
+"""Running a TFLite sound classifier on the edge.
 
 Steps of ``SoundClassifier.classify``:
-1. resample the signal to the model's feature rate (``noisefleet_core.features.resample``);
-2. log-mel analysis windows with the same frontend training used (refused at load time when
-   the feature hash differs);
-3. quantise each window with the model's input scale and zero point, run the interpreter,
-   dequantise the class probabilities;
+1. resample the signal to the model's input rate (``noisefleet_core.features.resample``);
+2. cut it into the model's inputs (``SoundClassifier.windows``) with the same code training
+   used (refused at load time when the input parameters' hash differs): standardised log-mel
+   windows for ``log_mel`` models, gain-normalised waveform windows for ``waveform`` models
+   (e.g. YAMNet, whose output depends on the input level);
+3. quantise each input when the model takes int8, run the interpreter, dequantise int8 outputs;
+   a window that holds a pure tone (``noisefleet_core.features.tones``: a calibration tone, a
+   test signal) scores as the model's non-event label, or no class, whatever the model says;
 4. aggregate the windows (soft voting by default) and decide, ``unknown`` below the threshold.
 
 The interpreter comes from ai-edge-litert, or from tflite-runtime where a device already has it.
@@ -28,6 +31,8 @@ import numpy.typing as npt
 
 from noisefleet_core.features.logmel import LogMelFrontend
 from noisefleet_core.features.resample import resample
+from noisefleet_core.features.tones import is_pure_tone
+from noisefleet_core.features.waveform import waveform_windows
 from noisefleet_core.models.aggregate import ClipDecision, decide
 from noisefleet_core.models.manifest import (
     MANIFEST_FILE,
@@ -127,35 +132,92 @@ class SoundClassifier:
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         params = self.manifest.feature_params
-        expected = (1, params.window_frames, params.n_mels, 1)
+        self.frontend = LogMelFrontend(params) if params is not None else None
+        """The log-mel frontend of a ``log_mel`` model; None for a ``waveform`` model."""
+        expected: tuple[int, ...] = (
+            (1, params.window_frames, params.n_mels, 1)
+            if params is not None
+            else (1, self.manifest.window_samples)
+        )
         if tuple(self._input["shape"]) != expected:
             raise ModelError(
                 f"{model_path}: input shape {tuple(self._input['shape'])} does not match the "
-                f"feature parameters {expected}"
+                f"{self.manifest.input_kind} parameters {expected}"
             )
         if int(self._output["shape"][-1]) != len(self.manifest.labels):
             raise ModelError(f"{model_path}: output size does not match the label list")
-        self.frontend = LogMelFrontend(params)
+        self._input_int8 = self._input["dtype"] == np.int8
+        self._output_int8 = self._output["dtype"] == np.int8
+        if (self._input_int8 and self.manifest.input_quantization is None) or (
+            self._output_int8 and self.manifest.output_quantization is None
+        ):
+            raise ModelError(f"{model_path}: int8 tensors but model.json lists no quantisation")
         self._lock = threading.Lock()
 
     @property
     def labels(self) -> tuple[str, ...]:
         return self.manifest.labels
 
+    @property
+    def sample_rate_hz(self) -> int:
+        """The rate ``windows`` expects its signal at."""
+        return self.manifest.sample_rate_hz
+
+    def windows(self, signal: npt.ArrayLike) -> FloatArray:
+        """The model's inputs for a signal at ``sample_rate_hz``: (windows, frames, mels)
+        standardised log-mel windows, or (windows, samples) gain-normalised waveform windows."""
+        if self.frontend is not None:
+            return self.frontend.windows(signal)
+        assert self.manifest.waveform_params is not None
+        return waveform_windows(signal, self.manifest.waveform_params)
+
+    def audio_windows(self, signal: npt.ArrayLike) -> FloatArray:
+        """(windows, window_samples) views of the audio each model input covers."""
+        x = np.asarray(signal, dtype=np.float64)
+        size, hop = self.manifest.window_samples, self.manifest.window_hop_samples
+        if x.size < size:
+            return np.empty((0, size))
+        return np.lib.stride_tricks.sliding_window_view(x, size)[::hop]
+
+    def tone_guarded(self, probabilities: FloatArray, audio_windows: FloatArray) -> FloatArray:
+        """``probabilities`` with every pure-tone window's row replaced by the non-event label
+        (all on the first one), or zeros when the model has none: a tone is never a class."""
+        out = probabilities.copy()
+        replacement = np.zeros(len(self.labels))
+        if self.manifest.non_event_labels:
+            replacement[self.labels.index(self.manifest.non_event_labels[0])] = 1.0
+        for i, window in enumerate(audio_windows):
+            if is_pure_tone(window):
+                out[i] = replacement
+        return out
+
+    def segment_probabilities(self, segment: FloatArray) -> FloatArray:
+        """Scores of one window of audio at ``sample_rate_hz`` (the streaming pipeline's call)."""
+        probs = self.window_probabilities(self.windows(segment))
+        guarded: FloatArray = self.tone_guarded(probs, segment[np.newaxis, :])[0]
+        return guarded
+
     def window_probabilities(self, windows: FloatArray) -> FloatArray:
-        """(windows, classes) probabilities for standardised feature windows."""
-        in_q = self.manifest.input_quantization
-        out_q = self.manifest.output_quantization
+        """(windows, classes) probabilities for model inputs (``windows``)."""
         out = np.empty((windows.shape[0], len(self.labels)), dtype=np.float64)
-        scaled = np.clip(np.round(windows / in_q.scale + in_q.zero_point), -128, 127)
-        quantised = scaled.astype(np.int8)[..., np.newaxis]
+        inputs: npt.NDArray[Any]
+        if self._input_int8:
+            in_q = self.manifest.input_quantization
+            assert in_q is not None  # checked at load time
+            scaled = np.clip(np.round(windows / in_q.scale + in_q.zero_point), -128, 127)
+            inputs = scaled.astype(np.int8)
+        else:
+            inputs = windows.astype(np.float32)
+        if self.frontend is not None:
+            inputs = inputs[..., np.newaxis]
+        out_q = self.manifest.output_quantization
         with self._lock:
             try:
                 for i in range(windows.shape[0]):
-                    self._interpreter.set_tensor(self._input["index"], quantised[i : i + 1])
+                    self._interpreter.set_tensor(self._input["index"], inputs[i : i + 1])
                     self._interpreter.invoke()
-                    raw = self._interpreter.get_tensor(self._output["index"])[0]
-                    out[i] = (raw.astype(np.float64) - out_q.zero_point) * out_q.scale
+                    raw = self._interpreter.get_tensor(self._output["index"])[0].astype(np.float64)
+                    out[i] = (raw - out_q.zero_point) * out_q.scale if out_q is not None else raw
             except (ValueError, RuntimeError) as error:  # the interpreter's own errors
                 raise ClassifierError(
                     f"model {self.manifest.name}: the interpreter failed ({error})"
@@ -166,12 +228,12 @@ class SoundClassifier:
         self, x: npt.ArrayLike, sample_rate_hz: int, aggregation: str | None = None
     ) -> Classification | None:
         """Classify a signal; None when it is shorter than one analysis window."""
-        params = self.manifest.feature_params
-        signal = resample(x, sample_rate_hz, params.sample_rate_hz)
-        windows = self.frontend.windows(signal)
+        manifest = self.manifest
+        signal = resample(x, sample_rate_hz, manifest.sample_rate_hz)
+        windows = self.windows(signal)
         if windows.shape[0] == 0:
             return None
-        probs = self.window_probabilities(windows)
+        probs = self.tone_guarded(self.window_probabilities(windows), self.audio_windows(signal))
         decision = decide(
             probs,
             self.labels,
@@ -179,6 +241,6 @@ class SoundClassifier:
             self.manifest.unknown_threshold,
             self.manifest.non_event_labels,
         )
-        hop_s = params.window_hop_samples / params.sample_rate_hz
+        hop_s = manifest.window_hop_samples / manifest.sample_rate_hz
         starts = tuple(i * hop_s for i in range(windows.shape[0]))
         return Classification(decision, probs, starts)

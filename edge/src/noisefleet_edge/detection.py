@@ -4,8 +4,10 @@ For every block of audio ``SensorPipeline.process``:
 1. measures it (``SoundLevelMeter`` with 0.1 s frames) and resamples it to the classifier's
    rate (``StreamingResampler``: blocks of any size give the same features);
 2. decides each frame's gate (``LevelGate``): quiet frames never cost an inference;
-3. for every analysis window whose audio is complete, runs the int8 classifier when any frame
-   under it has the gate open, and counts it as saved otherwise;
+3. for every analysis window whose audio is complete, runs the classifier (log-mel or waveform
+   input, ``SoundClassifier.windows``) when any frame under it has the gate open, and counts it
+   as saved otherwise; levels and the gate always use the calibrated signal, only the model's
+   copy of a window is standardised or gain-normalised;
 4. gives each frame the mean scores of the classified windows that cover its centre and pushes
    frames, in order, to the ``EventDetector`` once no later window can cover them;
 5. turns level records and events into wire records; a level record waits until the energy
@@ -38,7 +40,6 @@ from noisefleet_core.events import (
     Frame,
     LevelGate,
 )
-from noisefleet_core.features.logmel import standardised_windows
 from noisefleet_core.features.resample import StreamingResampler
 from noisefleet_edge.classifier import SoundClassifier
 
@@ -135,12 +136,11 @@ class SensorPipeline:
             )
         )
         self._classifier = classifier
-        params = classifier.manifest.feature_params
-        self._feature_hz = params.sample_rate_hz
-        self._resampler = StreamingResampler(fs, params.sample_rate_hz)
-        self._frontend = classifier.frontend
-        self._window_s = params.window_samples / params.sample_rate_hz
-        self._hop_s = params.window_hop_samples / params.sample_rate_hz
+        manifest = classifier.manifest
+        self._feature_hz = manifest.sample_rate_hz
+        self._resampler = StreamingResampler(fs, manifest.sample_rate_hz)
+        self._window_s = manifest.window_samples / manifest.sample_rate_hz
+        self._hop_s = manifest.window_hop_samples / manifest.sample_rate_hz
         self._frame_s = detector_settings.frame_s
         self._gate = LevelGate(detector_settings)
         self._detector = EventDetector(
@@ -183,7 +183,7 @@ class SensorPipeline:
         return None
 
     def _classify_ready_windows(self) -> None:
-        params = self._classifier.manifest.feature_params
+        params = self._classifier.manifest
         available = self._audio_offset + self._audio.size
         while True:
             k = self._next_window
@@ -196,9 +196,7 @@ class SensorPipeline:
             self.gate_stats.windows_total += 1
             if any(gates):
                 segment = self._audio[start - self._audio_offset : stop - self._audio_offset]
-                log_mel = self._frontend.log_mel(segment)
-                windows = standardised_windows(log_mel, params)
-                self._window_scores[k] = self._classifier.window_probabilities(windows)[0]
+                self._window_scores[k] = self._classifier.segment_probabilities(segment)
                 self.gate_stats.windows_classified += 1
             else:
                 self._window_scores[k] = None

@@ -427,3 +427,37 @@ def test_long_events_are_not_checked_for_prominence() -> None:
     long = one_class([0.0] * 30 + [0.9] * 20 + [0.0] * 30)
     (event,) = detect(settings, make_frames(long, 55.0))
     assert (event.start_frame, event.end_frame) == (30, 50)
+
+
+def test_a_steady_12_s_siren_is_one_12_s_event() -> None:
+    """5 s of a 50 dB bed, a 70 dB siren for 12 s with steady scores, then the bed again."""
+    labels = ("siren", "drilling", "ambient")
+    settings = DetectorSettings(labels, non_event_labels=("ambient",))
+    detector = EventDetector(settings)
+    frames = []
+    for i in range(220):
+        on = 50 <= i < 170
+        scores = np.array([0.9, 0.05, 0.05]) if on else np.array([0.02, 0.03, 0.95])
+        frames.append(Frame(i, 70.0 if on else 50.0, 71.0 if on else 51.0, scores))
+    events = detector.push_many(frames) + detector.flush()
+    assert [(e.label, e.start_s, e.end_s) for e in events] == [
+        ("siren", pytest.approx(5.0), pytest.approx(17.0))
+    ]
+
+
+def test_a_class_never_becomes_its_own_background() -> None:
+    """A siren whose scores dip once (two events) keeps its second part: the background level
+    for the prominence check comes from frames without class activity, not from the siren."""
+    labels = ("siren", "ambient")
+    settings = DetectorSettings(labels, non_event_labels=("ambient",))
+    detector = EventDetector(settings)
+    frames = []
+    for i in range(200):
+        on = 40 <= i < 160
+        dip = 90 <= i < 100
+        scores = np.array([0.9, 0.1]) if on and not dip else np.array([0.05, 0.95])
+        frames.append(Frame(i, 70.0 if on else 50.0, 71.0 if on else 51.0, scores))
+    events = [e for e in detector.push_many(frames) + detector.flush() if e.label == "siren"]
+    assert len(events) == 2  # the dip itself is loud and classless: ``unknown``
+    assert sum(e.end_s - e.start_s for e in events) == pytest.approx(11.0, abs=0.3)
+    assert detector.dropped_faint["siren"] == 0

@@ -83,15 +83,23 @@ def _snapped(
     return start + lo, end + lo2
 
 
-def _faint(levels: np.ndarray, cuts: list[int], start: int, end: int, s: DetectorSettings) -> bool:
+def _faint(
+    levels: np.ndarray,
+    class_active: np.ndarray,
+    cuts: list[int],
+    start: int,
+    end: int,
+    s: DetectorSettings,
+) -> bool:
     """A one-part event, open no longer than the background window, whose LAeq is less than
-    ``min_prominence_db`` above the median level of the window before its (snapped) onset."""
+    ``min_prominence_db`` above the median level of the last window's worth of frames without
+    class activity before its (snapped) onset."""
     window = s.frames(s.background_window_s)
     if s.min_prominence_db is None or len(cuts) != 2:
         return False
     if end + max(1, s.frames(s.merge_gap_s)) - start > s.frames(s.prominence_max_s):
         return False
-    before = levels[max(0, cuts[0] - window) : cuts[0]]
+    before = levels[: cuts[0]][~class_active[: cuts[0]]][-window:]
     if before.size < 10:
         return False
     laeq = 10 * math.log10(float(np.mean(10 ** (levels[cuts[0] : cuts[1]] / 10))))
@@ -132,7 +140,8 @@ def reference(frames: list[Frame], s: DetectorSettings) -> tuple[list[Expected],
             cuts = [*range(start, end, top), end]
             if search > 0 and label != "unknown":
                 cuts[0], cuts[-1] = _snapped(levels, cuts, search, s.boundary_step_frames, s)
-            if label != "unknown" and _faint(levels, cuts, start, end, s):
+            class_active = active[:, :n_labels].any(axis=1)
+            if label != "unknown" and _faint(levels, class_active, cuts, start, end, s):
                 continue
             for i in range(start, end):
                 labels_of[i].add(label)

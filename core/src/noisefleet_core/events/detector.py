@@ -21,9 +21,9 @@ Steps of ``EventDetector.push`` for every frame:
    step (``boundaries.snap_boundaries``, within ``boundary_search_s``: the first part's onset,
    the final part's offset), then gets its statistics over its frames and is returned as a
    ``DetectedEvent``; a class event (of one part) whose LAeq does not stand
-   ``min_prominence_db`` above the background level (the median frame LAeq over
-   ``background_window_s`` before its onset) is dropped and counted (``dropped_faint``)
-   unless it was open longer than ``prominence_max_s``;
+   ``min_prominence_db`` above the background level (the median LAeq of the frames without
+   class activity over ``background_window_s`` before its onset) is dropped and counted
+   (``dropped_faint``) unless it was open longer than ``prominence_max_s``;
 7. frames whose label membership is settled are queued as ``DecidedFrame`` for energy
    attribution (``pop_decided_frames``).
 
@@ -296,7 +296,6 @@ class EventDetector:
             index = self._next_decision
             self._next_decision += 1
             self._background.append(self._background_level())
-            self._recent.append(frame.laeq_db)
             self._laeq.append(frame.laeq_db)
             self._lafmax.append(frame.lafmax_db)
             self._smoothed.append(smoothed)
@@ -305,6 +304,10 @@ class EventDetector:
             unknown = (
                 unknown_level is not None and frame.laeq_db >= unknown_level and not active.any()
             )
+            if not active.any():
+                # The background is what sounds when no class does: a steady siren must not
+                # become the background that its own later parts are measured against.
+                self._recent.append(frame.laeq_db)
             activity: list[bool] = active.tolist()
             if self._has_unknown:
                 activity.append(unknown)

@@ -77,7 +77,9 @@ class DetectorSettings:
     """A boundary moves only to a level step at least this large (dB)."""
     min_prominence_db: float | None = 3.0
     """A class event is reported only when its LAeq stands at least this far (dB) above the
-    background level: the median frame LAeq over ``background_window_s`` before its onset. A
+    background level: the median LAeq of the last ``background_window_s`` worth of frames in
+    which no class was active, before its onset (a class's own frames never become its
+    background). A
     background that the classifier mistakes for a class is not louder than itself; a source as
     loud as the background adds 3 dB. None: no check."""
     background_window_s: float = 30.0

@@ -4,6 +4,12 @@ Soft voting (the mean of the windows' probabilities) is the default, as in SB-CN
 each class's highest window probability (renormalised), ``majority`` counts each window's top
 class. The clip is ``unknown`` when its best aggregated probability is below the model's
 threshold: a closed-set classifier must be allowed to say "none of these".
+
+With non-event labels (``ambient``: background, or sounds outside the classes), only the windows
+where the event labels together outweigh the non-event ones vote, and their event scores are
+renormalised: a 1 s bark in 4 s of background is a bark. A clip without such a window (silence,
+a tone, speech that the model calls ``ambient``) is ``unknown``, however its small event scores
+would share out.
 """
 
 from __future__ import annotations
@@ -53,20 +59,27 @@ def decide(
     non_event_labels: Collection[str] = (),
 ) -> ClipDecision:
     """The clip's label, confidence and per-label scores (event labels only, summing to 1)."""
-    scores = aggregate(window_probabilities, method)
+    probs = np.asarray(window_probabilities, dtype=np.float64)
+    scores = aggregate(probs, method)
     if scores.shape[0] != len(labels):
         raise ValueError(f"{scores.shape[0]} scores for {len(labels)} labels")
     keep = [i for i, label in enumerate(labels) if label not in non_event_labels]
     if not keep:
         raise ValueError("every label is a non-event label: nothing to decide between")
+    no_event_window = False
     if len(keep) < len(labels):
+        others = [i for i in range(len(labels)) if i not in keep]
+        event_mass = probs[:, keep].sum(axis=1)
+        voting = event_mass > probs[:, others].sum(axis=1)
+        no_event_window = not bool(voting.any())
         labels = tuple(labels[i] for i in keep)
-        kept = scores[keep]
+        kept = aggregate(probs[voting] if voting.any() else probs, method)[keep]
         total = float(kept.sum())
         scores = np.asarray(kept / total if total > 0 else kept, dtype=np.float64)
     best = int(np.argmax(scores))
     confidence = float(scores[best])
-    label = labels[best] if confidence >= unknown_threshold else UNKNOWN_LABEL
+    decided = confidence >= unknown_threshold and not no_event_window
+    label = labels[best] if decided else UNKNOWN_LABEL
     return ClipDecision(
         label, confidence, {k: float(v) for k, v in zip(labels, scores, strict=True)}
     )

@@ -1,8 +1,12 @@
 """The model folder: what training writes and the edge checks before it runs a model.
 
 A model is a folder:
-- ``model.tflite``: full-integer int8 TFLite classifier, input (1, frames, mels, 1) int8,
-  output (1, classes) int8 probabilities (softmax inside the model);
+- ``model.tflite``: a TFLite classifier of builtin ops. Two kinds of input (``input_kind``):
+  ``log_mel`` (the default, and the only kind before waveform models): input (1, frames, mels, 1)
+  int8 standardised log-mel windows (``feature_params``), output (1, classes) int8 probabilities
+  (softmax inside the model); ``waveform``: input (1, samples) float32 gain-normalised audio
+  (``waveform_params``, e.g. YAMNet with a head folded in), output (1, classes) float32 or int8.
+  Quantisation is listed for int8 tensors only;
 - ``model.json``: this manifest (labels, feature parameters and their hash, quantisation,
   the model file's SHA-256, the open-set threshold, how windows are aggregated and which labels
   are not events: ``non_event_labels``, e.g. ``ambient`` for windows of background only);
@@ -19,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from noisefleet_core.features.logmel import FeatureParams, FeatureParamsError
+from noisefleet_core.features.waveform import WaveformParams, WaveformParamsError
 
 MANIFEST_FILE = "model.json"
 MODEL_FILE = "model.tflite"
@@ -26,6 +31,9 @@ CARD_FILE = "MODEL_CARD.md"
 MANIFEST_VERSION = 1
 AGGREGATIONS = ("mean", "max", "majority")
 UNKNOWN_LABEL = "unknown"
+LOG_MEL_INPUT = "log_mel"
+WAVEFORM_INPUT = "waveform"
+INPUT_KINDS = (LOG_MEL_INPUT, WAVEFORM_INPUT)
 
 
 class ModelError(ValueError):
@@ -42,11 +50,14 @@ class Quantization:
 class ModelManifest:
     name: str
     labels: tuple[str, ...]
-    feature_params: FeatureParams
+    feature_params: FeatureParams | None
+    """Log-mel parameters of a ``log_mel`` model; None for a ``waveform`` model."""
     feature_params_hash: str
+    """The hash of the input parameters (``feature_params`` or ``waveform_params``)."""
     model_sha256: str
-    input_quantization: Quantization
-    output_quantization: Quantization
+    input_quantization: Quantization | None
+    """Scale and zero point of an int8 input; None for a float32 input."""
+    output_quantization: Quantization | None
     unknown_threshold: float = 0.5
     """Below this aggregated probability a clip is ``unknown`` (open set)."""
     aggregation: str = "mean"
@@ -56,24 +67,63 @@ class ModelManifest:
     non_event_labels: tuple[str, ...] = ()
     """Labels the model outputs that are not events (e.g. ``ambient``: background only): the
     detector never reports them and a clip decision never names them."""
+    waveform_params: WaveformParams | None = None
+    """Window and gain parameters of a ``waveform`` model; None for a ``log_mel`` model."""
+
+    def __post_init__(self) -> None:
+        if (self.feature_params is None) == (self.waveform_params is None):
+            raise ModelError("a model takes either log-mel features or a waveform: give one")
+
+    @property
+    def input_kind(self) -> str:
+        return WAVEFORM_INPUT if self.waveform_params is not None else LOG_MEL_INPUT
+
+    @property
+    def input_params(self) -> FeatureParams | WaveformParams:
+        params = self.feature_params or self.waveform_params
+        assert params is not None  # __post_init__
+        return params
+
+    @property
+    def sample_rate_hz(self) -> int:
+        """The rate the model's input is computed at."""
+        return self.input_params.sample_rate_hz
+
+    @property
+    def window_samples(self) -> int:
+        """Samples (at ``sample_rate_hz``) one model input covers."""
+        return self.input_params.window_samples
+
+    @property
+    def window_hop_samples(self) -> int:
+        return self.input_params.window_hop_samples
 
     def to_json(self) -> dict[str, Any]:
+        inputs: dict[str, Any] = (
+            {"feature_params": self.feature_params.to_dict()}
+            if self.feature_params is not None
+            else {
+                "input_kind": WAVEFORM_INPUT,
+                "waveform_params": self.input_params.to_dict(),
+            }
+        )
+        quantization = {
+            key: {"scale": q.scale, "zero_point": q.zero_point}
+            for key, q in (
+                ("input_quantization", self.input_quantization),
+                ("output_quantization", self.output_quantization),
+            )
+            if q is not None
+        }
         return {
             "manifest_version": MANIFEST_VERSION,
             "name": self.name,
             "labels": list(self.labels),
-            "feature_params": self.feature_params.to_dict(),
+            **inputs,
             "feature_params_hash": self.feature_params_hash,
             "model_file": MODEL_FILE,
             "model_sha256": self.model_sha256,
-            "input_quantization": {
-                "scale": self.input_quantization.scale,
-                "zero_point": self.input_quantization.zero_point,
-            },
-            "output_quantization": {
-                "scale": self.output_quantization.scale,
-                "zero_point": self.output_quantization.zero_point,
-            },
+            **quantization,
             "unknown_threshold": self.unknown_threshold,
             "aggregation": self.aggregation,
             **({"non_event_labels": list(self.non_event_labels)} if self.non_event_labels else {}),
@@ -94,7 +144,9 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _quantization(data: Any, name: str) -> Quantization:
+def _quantization(data: Any, name: str) -> Quantization | None:
+    if data is None:
+        return None
     try:
         return Quantization(float(data["scale"]), int(data["zero_point"]))
     except (KeyError, TypeError, ValueError) as error:
@@ -115,10 +167,28 @@ def parse_manifest(data: Any) -> ModelManifest:
         raise ModelError("model.json: labels must be a non-empty list of strings")
     if len(set(labels)) != len(labels) or UNKNOWN_LABEL in labels:
         raise ModelError(f"model.json: labels must be unique and must not be {UNKNOWN_LABEL!r}")
+    kind = data.get("input_kind", LOG_MEL_INPUT)
+    if kind not in INPUT_KINDS:
+        raise ModelError(
+            f"model.json: input_kind {kind!r} is not one of {', '.join(INPUT_KINDS)}: update the "
+            "edge or re-export the model"
+        )
+    params: FeatureParams | None = None
+    waveform: WaveformParams | None = None
     try:
-        params = FeatureParams(**data["feature_params"])
-    except (KeyError, TypeError, FeatureParamsError) as error:
-        raise ModelError(f"model.json: invalid feature_params ({error})") from error
+        if kind == LOG_MEL_INPUT:
+            params = FeatureParams(**data["feature_params"])
+        else:
+            waveform = WaveformParams(**data["waveform_params"])
+    except (KeyError, TypeError, FeatureParamsError, WaveformParamsError) as error:
+        section = "feature_params" if kind == LOG_MEL_INPUT else "waveform_params"
+        raise ModelError(f"model.json: invalid {section} ({error})") from error
+    input_q = _quantization(data.get("input_quantization"), "input_quantization")
+    output_q = _quantization(data.get("output_quantization"), "output_quantization")
+    if kind == LOG_MEL_INPUT and (input_q is None or output_q is None):
+        raise ModelError(
+            "model.json: a log_mel model needs input_quantization and output_quantization"
+        )
     aggregation = data.get("aggregation", "mean")
     if aggregation not in AGGREGATIONS:
         raise ModelError(f"model.json: aggregation must be one of {', '.join(AGGREGATIONS)}")
@@ -145,13 +215,14 @@ def parse_manifest(data: Any) -> ModelManifest:
         feature_params=params,
         feature_params_hash=data["feature_params_hash"],
         model_sha256=data["model_sha256"],
-        input_quantization=_quantization(data.get("input_quantization"), "input_quantization"),
-        output_quantization=_quantization(data.get("output_quantization"), "output_quantization"),
+        input_quantization=input_q,
+        output_quantization=output_q,
         unknown_threshold=float(threshold),
         aggregation=aggregation,
         onset_thresholds=onsets,
         offset_thresholds=offsets,
         non_event_labels=tuple(non_event),
+        waveform_params=waveform,
     )
 
 
@@ -179,12 +250,14 @@ def _detector_thresholds(
 
 def check_compatible(manifest: ModelManifest, model_bytes: bytes) -> None:
     """Refuse a model whose features or file differ from what this frontend computes."""
-    ours = manifest.feature_params.params_hash
+    ours = manifest.input_params.params_hash
+    trained_on = "features" if manifest.feature_params else "waveform input"
     if manifest.feature_params_hash != ours:
         raise ModelError(
-            f"the model was trained on features with hash {manifest.feature_params_hash}, but "
-            f"this edge's frontend computes {ours} for the same parameters: retrain the model "
-            "with this version of noisefleet, or install the noisefleet version it was made with"
+            f"the model was trained on {trained_on} with hash "
+            f"{manifest.feature_params_hash}, but this edge's frontend computes {ours} for the "
+            "same parameters: retrain the model with this version of noisefleet, or install the "
+            "noisefleet version it was made with"
         )
     actual = sha256_hex(model_bytes)
     if actual != manifest.model_sha256:

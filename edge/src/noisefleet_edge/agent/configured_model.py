@@ -34,7 +34,7 @@ def load_and_run(folder: Path) -> SoundClassifier:
     """Load a model folder and run it once on 2 s of silence (a model that cannot run is
     refused before it replaces the one in force)."""
     classifier = SoundClassifier(folder)
-    rate = classifier.manifest.feature_params.sample_rate_hz
+    rate = classifier.sample_rate_hz
     if classifier.classify(np.zeros(2 * rate), rate) is None:
         raise ModelError(f"{folder}: the model produced no output on 2 s of audio")
     return classifier

