@@ -122,6 +122,13 @@ class MqttConfig:
     tls: TlsConfig | None = None
     drain_timeout_s: float = 5.0
     """At shutdown, how long to keep sending what is queued before publishing ``stopped``."""
+    hold_unrouted: bool = True
+    """Keep a message the broker acknowledged with 0x10 (no matching subscribers: no server
+    subscribed, e.g. right after a broker restart) and send it again later."""
+    backoff_max_s: float = 60.0
+    """Longest wait between reconnect attempts (the wait doubles from 1 s, with jitter)."""
+    auth_retry_s: float = 300.0
+    """Wait before retrying after the broker refused the sensor's credentials."""
 
 
 @dataclass(frozen=True)
@@ -313,6 +320,9 @@ def _mqtt(table: Table | None, base: Path) -> MqttConfig:
         protocol=protocol,  # type: ignore[arg-type]
         tls=tls,
         drain_timeout_s=table.number("drain_timeout_s", 5.0, 0.0, 600.0) or 0.0,
+        hold_unrouted=table.boolean("hold_unrouted", True),
+        backoff_max_s=table.number("backoff_max_s", 60.0, 1.0, 3600.0) or 60.0,
+        auth_retry_s=table.number("auth_retry_s", 300.0, 1.0, 86400.0) or 300.0,
     )
     table.done()
     return config

@@ -16,6 +16,8 @@ CommandHandler = Callable[[str, bytes], Awaitable[None]]
 AUTH_CODES = {4, 5, 0x86, 0x87, 0x8A, 0x8C}
 """CONNACK codes for refused credentials (MQTT 3.1.1: 4, 5; MQTT 5: bad user name or
 password, not authorised, banned, bad authentication method)."""
+NO_MATCHING_SUBSCRIBERS = 0x10
+"""PUBACK code (MQTT 5) for a message nobody was subscribed to: delivered to no one."""
 TRANSIENT_PUBACK_CODES = {0x91, 0x97}
 """PUBACK codes worth a retry on a new connection: packet identifier in use, quota exceeded."""
 
@@ -70,6 +72,10 @@ class LinkSettings:
     """How long the broker keeps the session (and commands for it) while the sensor is away."""
     drain_timeout_s: float = 5.0
     """At stop, the longest time spent sending what is still enqueued."""
+    hold_unrouted: bool = True
+    """A PUBACK 0x10 (no matching subscribers) keeps the message for a later retry: mosquitto
+    forgets the server's shared subscriptions when it restarts, until the server subscribes
+    again, and acknowledges what nobody receives."""
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:

@@ -13,7 +13,9 @@ Each sensor connects with its own credentials and its own Last Will. ``SensorLin
    back after an outage or a failed attempt) are re-encoded with ``replayed: true``; rows this
    run wrote before its first, immediately successful connection are current. A PUBACK
    reason code >= 0x80 (MQTT 5: e.g. 0x87 not authorised) is a permanent refusal: logged, counted
-   and dead-lettered, so a refused row is never taken as sent;
+   and dead-lettered, so a refused row is never taken as sent. A PUBACK 0x10 (no matching
+   subscribers: delivered to nobody, e.g. while a restarted broker has not yet seen the
+   server subscribe again) keeps the row and retries after a back-off (``hold_unrouted``);
 4. on a lost connection: one log line, back off, reconnect (unsent rows stay in the outbox);
 5. when ``stop`` is set: sends what is enqueued (at most ``drain_timeout_s``), publishes the
    retained ``status`` ``stopped`` and disconnects cleanly (so the broker does not send the Will).
@@ -57,6 +59,7 @@ from noisefleet_core.contract.messages import (
 from noisefleet_core.contract.topics import topic
 from noisefleet_edge.agent.link_settings import (
     AUTH_CODES,
+    NO_MATCHING_SUBSCRIBERS,
     TRANSIENT_PUBACK_CODES,
     CommandHandler,
     ConnectFailedError,
@@ -352,6 +355,11 @@ class SensorLink:
             except ContractError as error:
                 return f"not a valid message any more ({error})"
         code = await publisher.publish(row.topic, payload, retain=False)
+        if code.value == NO_MATCHING_SUBSCRIBERS and self.settings.hold_unrouted:
+            raise ConnectionLostError(
+                "no subscriber took a message (PUBACK 0x10: the server is not subscribed); "
+                "it stays in the outbox and is sent again"
+            )
         if code.is_failure:
             if code.value in TRANSIENT_PUBACK_CODES:
                 raise ConnectionLostError(f"the broker deferred a message ({code})")

@@ -97,6 +97,9 @@ def link_settings(config: AgentConfig, sensor: SensorConfig) -> LinkSettings:
         keepalive_s=mqtt.keepalive_s,
         protocol=mqtt.protocol,
         drain_timeout_s=mqtt.drain_timeout_s,
+        hold_unrouted=mqtt.hold_unrouted,
+        backoff_max_s=mqtt.backoff_max_s,
+        auth_retry_s=mqtt.auth_retry_s,
     )
 
 
