@@ -32,6 +32,7 @@ bench: setup
 	$(BIN)/python bench/bench_classifier.py
 	$(BIN)/python bench/bench_outbox.py
 	$(BIN)/python bench/bench_agent.py
+	$(BIN)/python bench/bench_ingest.py
 
 # Regenerate the edge's default classifier from the synthetic generator (fixed seeds).
 default-model: setup

@@ -216,3 +216,20 @@ def test_config_errors_are_one_line_naming_the_key(
         load_config(file, {**base, **env})
     assert message in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_the_deploy_template_is_a_valid_configuration(tmp_path: Path) -> None:
+    template = Path(__file__).resolve().parents[2] / "deploy" / "server" / "server.toml"
+    secret = tmp_path / "secret"
+    secret.write_text("pw\n")
+    config = load_config(
+        template,
+        {
+            "NOISEFLEET_DATABASE_PASSWORD_FILE": str(secret),
+            "NOISEFLEET_MQTT_PASSWORD_FILE": str(secret),
+            "NOISEFLEET_MQTT_CA_FILE": str(secret),
+        },
+    )
+    assert config.mqtt.client_id == "noisefleet-ingest-1"
+    assert broker_address(config.mqtt).tls is True
+    assert redacted_url(config.database.url).endswith(":***@127.0.0.1:5432/noisefleet")
