@@ -40,7 +40,7 @@ mkdir -p "$PREFIX"
 python3 -m venv "$PREFIX/venv"
 "$PREFIX/venv/bin/pip" install --quiet --upgrade pip
 "$PREFIX/venv/bin/pip" install --quiet --require-hashes -r "$SOURCE_DIR/edge/requirements.lock"
-"$PREFIX/venv/bin/pip" install --quiet --no-deps "$SOURCE_DIR/core" "$SOURCE_DIR/edge"
+"$PREFIX/venv/bin/pip" install --quiet --no-deps "$SOURCE_DIR/core" "$SOURCE_DIR/mqtt" "$SOURCE_DIR/edge"
 cp "$SOURCE_DIR/README.md" "$PREFIX/README.md"
 
 echo "install.sh: configuration in $CONF_DIR"

@@ -16,10 +16,6 @@ CommandHandler = Callable[[str, bytes], Awaitable[None]]
 AUTH_CODES = {4, 5, 0x86, 0x87, 0x8A, 0x8C}
 """CONNACK codes for refused credentials (MQTT 3.1.1: 4, 5; MQTT 5: bad user name or
 password, not authorised, banned, bad authentication method)."""
-NO_MATCHING_SUBSCRIBERS = 0x10
-"""PUBACK code (MQTT 5) for a message nobody was subscribed to: delivered to no one."""
-TRANSIENT_PUBACK_CODES = {0x91, 0x97}
-"""PUBACK codes worth a retry on a new connection: packet identifier in use, quota exceeded."""
 
 
 def device_username(site: str, sensor: str) -> str:
@@ -119,11 +115,3 @@ class ConnectFailedError(LinkError):
 
 class ConnectionLostError(LinkError):
     """An established connection broke."""
-
-
-def backoff_delay(attempt: int, min_s: float, max_s: float, jitter: float) -> float:
-    """Delay before reconnect attempt ``attempt`` (0-based): doubling from ``min_s`` up to
-    ``max_s``, scaled by ``0.5 + jitter / 2`` (``jitter`` in [0, 1)) so that gateways that lost
-    the broker together do not come back in lockstep."""
-    base = min(max_s, min_s * 2.0 ** min(attempt, 32))
-    return base * (0.5 + jitter / 2.0)

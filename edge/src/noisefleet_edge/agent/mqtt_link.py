@@ -43,10 +43,9 @@ from typing import Literal, cast
 import aiomqtt
 import paho.mqtt.client as paho
 from aiomqtt.exceptions import MqttConnectError
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from noisefleet_core.contract.limits import COMMAND_MAX_BYTES
 from noisefleet_core.contract.messages import (
     ContractError,
     StatusMessage,
@@ -59,19 +58,29 @@ from noisefleet_core.contract.messages import (
 from noisefleet_core.contract.topics import topic
 from noisefleet_edge.agent.link_settings import (
     AUTH_CODES,
-    NO_MATCHING_SUBSCRIBERS,
-    TRANSIENT_PUBACK_CODES,
     CommandHandler,
     ConnectFailedError,
     ConnectionLostError,
     LinkError,
     LinkSettings,
     LinkStats,
-    backoff_delay,
     device_username,
 )
-from noisefleet_edge.agent.mqtt_transport import AckedPublisher, ClosingSSLSocket, one_line
 from noisefleet_edge.agent.outbox import Outbox, OutboxEntry
+from noisefleet_mqtt import (
+    NO_MATCHING_SUBSCRIBERS,
+    TRANSIENT_PUBACK_CODES,
+    AckedPublisher,
+    backoff_delay,
+    client_tls_context,
+    connect_properties,
+    one_line,
+)
+
+MAX_INCOMING_BYTES = max(COMMAND_MAX_BYTES.values()) + 16 * 1024
+"""The largest packet the broker may send us (MQTT 5 Maximum Packet Size): the biggest command
+the agent accepts, plus headroom for topic and properties. A larger one is dropped by the broker,
+so it never costs the agent memory."""
 
 __all__ = [
     "CommandHandler",
@@ -207,7 +216,7 @@ class SensorLink:
         tls_context = await self._tls_context()
         will = await asyncio.to_thread(self._status_payload, "offline", "connection lost")
         client = self._client(tls_context, will)
-        publisher = AckedPublisher(client)
+        publisher = AckedPublisher(client, ConnectionLostError)
         try:
             async with contextlib.AsyncExitStack() as stack:
                 await self._connect(stack, client)
@@ -439,10 +448,11 @@ class SensorLink:
     def _client(self, tls_context: ssl.SSLContext | None, will: bytes) -> aiomqtt.Client:
         s = self.settings
         v5 = s.protocol == "5"
-        properties: Properties | None = None
-        if v5:
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = s.session_expiry_s
+        properties = (
+            connect_properties(s.session_expiry_s, maximum_packet_size=MAX_INCOMING_BYTES)
+            if v5
+            else None
+        )
         return aiomqtt.Client(
             s.host,
             s.port,
@@ -467,14 +477,7 @@ class SensorLink:
             return None
 
         def build() -> ssl.SSLContext:
-            context = ssl.create_default_context(cafile=s.ca_file)
-            if s.cert_file is not None:
-                context.load_cert_chain(s.cert_file, s.key_file)
-            if s.insecure:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            context.sslsocket_class = ClosingSSLSocket
-            return context
+            return client_tls_context(s.ca_file, s.cert_file, s.key_file, s.insecure)
 
         try:
             return await asyncio.to_thread(build)

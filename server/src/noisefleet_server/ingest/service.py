@@ -32,6 +32,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from noisefleet_core.contract.topics import DATA_KINDS, shared_subscription
+from noisefleet_mqtt import backoff_delay
 from noisefleet_server.config import ServerConfig
 from noisefleet_server.db.ingest_sql import (
     BatchResult,
@@ -59,18 +60,18 @@ class IngestCounters:
 
 
 class Backoff:
-    """Exponential back-off with jitter, reset by a success."""
+    """Exponential back-off with jitter (``noisefleet_mqtt.backoff_delay``), reset by a success."""
 
     def __init__(self, first_s: float = 0.5, max_s: float = 30.0) -> None:
-        self.first_s, self.max_s, self.next_s = first_s, max_s, first_s
+        self.first_s, self.max_s, self.attempt = first_s, max_s, 0
 
     def delay(self) -> float:
-        value = self.next_s * (0.8 + 0.4 * random.random())
-        self.next_s = min(self.max_s, self.next_s * 2)
+        value = backoff_delay(self.attempt, self.first_s, self.max_s, random.random())
+        self.attempt += 1
         return value
 
     def reset(self) -> None:
-        self.next_s = self.first_s
+        self.attempt = 0
 
 
 class IngestWorker:
