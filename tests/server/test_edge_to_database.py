@@ -15,6 +15,7 @@ import soundfile as sf
 from noisefleet_core.contract.commands import StateReport, decode_command
 from noisefleet_core.contract.topics import topic
 from noisefleet_edge import demo
+from noisefleet_edge.classifier import default_model_dir, read_manifest
 from tests.edge.agent.agent_helpers import (
     AgentProcess,
     analyze,
@@ -168,6 +169,16 @@ def test_registry_commands_and_settings_acknowledged_by_the_agent_and_resent_on_
         done = _cli(env, "sensors", "set", "park", "s01", "gate_level_db=banana")
         assert done.returncode == 1
         assert "refused" in done.stdout
+        done = _cli(
+            env, "sensors", "push-model", "park", "s01", str(default_model_dir()),
+            "--timeout-s", "60",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr + done.stdout
+        assert "accepted; settings" in done.stdout
+        assert f"model {read_manifest(default_model_dir()).name}" in done.stdout
+        done = _cli(env, "sensors", "push-model", "park", "s01", str(tmp_path))
+        assert done.returncode == 1
+        assert "not a model folder" in done.stderr
         assert agent.stop() == 0
     # The agent restarts with its config's settings; the server re-sends the desired ones.
     db.execute("UPDATE noisefleet_store.sensors SET desired_settings = '{\"gate_level_db\": 50}'")
