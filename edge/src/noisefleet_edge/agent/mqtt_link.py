@@ -45,7 +45,6 @@ import paho.mqtt.client as paho
 from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.reasoncodes import ReasonCode
 
-from noisefleet_core.contract.limits import COMMAND_MAX_BYTES
 from noisefleet_core.contract.messages import (
     ContractError,
     StatusMessage,
@@ -77,10 +76,11 @@ from noisefleet_mqtt import (
     one_line,
 )
 
-MAX_INCOMING_BYTES = max(COMMAND_MAX_BYTES.values()) + 16 * 1024
-"""The largest packet the broker may send us (MQTT 5 Maximum Packet Size): the biggest command
-the agent accepts, plus headroom for topic and properties. A larger one is dropped by the broker,
-so it never costs the agent memory."""
+MAX_INCOMING_BYTES = 64 * 1024 * 1024
+"""The largest packet the broker may send us (MQTT 5 Maximum Packet Size), bounding what one
+command can cost in memory. Commands above their own limits (``COMMAND_MAX_BYTES``, checked
+before parsing) but below this are refused with a one-line reason on ``state``; larger ones the
+broker drops (the deploy broker's own limit is 32 MiB)."""
 
 __all__ = [
     "CommandHandler",
