@@ -260,11 +260,13 @@ def _reject_constant(name: str) -> None:
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ContractError(f"payload: duplicate key {key!r}")
-        out[key] = value
+    out = dict(pairs)  # in C; the slow search runs only when a key repeats
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ContractError(f"payload: duplicate key {key!r}")
+            seen.add(key)
     return out
 
 

@@ -89,32 +89,34 @@ def _time(text: str) -> datetime:
 
 
 def level_record(wire: dict[str, Any]) -> LevelRecordIn:
-    """The typed form of a checked level record (positional: this runs for every record)."""
+    """The typed form of a checked level record. This runs for every record the server takes
+    in, so it is positional and trusts the check: JSON numbers are already ``int`` or
+    ``float`` (an ``int`` serves where a ``float`` is declared)."""
     hist = wire["laf_histogram"]
     shares = wire.get("energy_shares")
     return LevelRecordIn(
         _time(wire["start"]),
         _time(wire["end"]),
-        float(wire["duration_s"]),
-        _number(wire["laeq_db"]),
-        _number(wire["lceq_db"]),
-        _number(wire["lzeq_db"]),
-        _number(wire["lafmax_db"]),
-        _number(wire["lafmin_db"]),
-        _number(wire["lasmax_db"]),
-        _number(wire["lae_db"]),
-        _number(wire["lcpeak_db"]),
-        _number(wire["laf10_db"]),
-        _number(wire["laf50_db"]),
-        _number(wire["laf90_db"]),
-        Histogram(float(hist["bin_width_db"]), hist["first_bin"], tuple(hist["counts"])),
-        float(wire["coverage"]),
+        wire["duration_s"],
+        wire["laeq_db"],
+        wire["lceq_db"],
+        wire["lzeq_db"],
+        wire["lafmax_db"],
+        wire["lafmin_db"],
+        wire["lasmax_db"],
+        wire["lae_db"],
+        wire["lcpeak_db"],
+        wire["laf10_db"],
+        wire["laf50_db"],
+        wire["laf90_db"],
+        Histogram(hist["bin_width_db"], hist["first_bin"], tuple(hist["counts"])),
+        wire["coverage"],
         wire["clipped_samples"],
         wire["invalid_samples"],
         wire["calibrated"],
-        _number(wire["calibration_offset_db"]),
+        wire["calibration_offset_db"],
         wire["sample_rate_hz"],
-        tuple((k, float(v)) for k, v in shares.items()) if shares else (),
+        tuple(shares.items()) if shares else (),
         wire.get("source"),
         wire.get("channel"),
     )
