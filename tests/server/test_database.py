@@ -13,13 +13,9 @@ import psycopg
 import pytest
 
 from noisefleet_server.config import RetentionSettings
-from noisefleet_server.db.ingest_sql import (
-    PartitionCache,
-    SensorCache,
-    ensure_month_partition,
-    store_batch,
-)
+from noisefleet_server.db.ingest_sql import SensorCache, store_batch
 from noisefleet_server.db.migrate import migrate
+from noisefleet_server.db.minute_rows_sql import PartitionCache, ensure_month_partition
 from noisefleet_server.db.retention_sql import apply_retention
 from noisefleet_server.ingest.classify import Accepted, classify
 from tests.server.conftest import SERVER

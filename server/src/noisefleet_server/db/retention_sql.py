@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from psycopg import AsyncConnection, sql
 
 from noisefleet_server.config import RetentionSettings
-from noisefleet_server.db.ingest_sql import ensure_month_partition
+from noisefleet_server.db.minute_rows_sql import ensure_month_partition
 
 
 async def ensure_upcoming_partitions(conn: AsyncConnection, now: datetime) -> None:

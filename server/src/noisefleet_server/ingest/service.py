@@ -34,12 +34,8 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from noisefleet_core.contract.topics import DATA_KINDS, shared_subscription
 from noisefleet_mqtt import backoff_delay
 from noisefleet_server.config import ServerConfig
-from noisefleet_server.db.ingest_sql import (
-    BatchResult,
-    PartitionCache,
-    SensorCache,
-    store_batch,
-)
+from noisefleet_server.db.ingest_sql import BatchResult, SensorCache, store_batch
+from noisefleet_server.db.minute_rows_sql import PartitionCache
 from noisefleet_server.ingest.classify import Accepted, Rejected, classify
 from noisefleet_server.mqtt import ack, default_client_id, make_client
 from noisefleet_server.registry import resend_desired_settings
