@@ -5,8 +5,10 @@ Each sensor connects with its own credentials and its own Last Will. ``SensorLin
 1. connects (MQTT 5, persistent session; Will = retained QoS 1 ``status`` ``offline``);
    an unreachable broker, refused credentials or a TLS failure is one log line, then a retry
    after an exponential back-off with jitter (slower for refused credentials);
-2. publishes the retained ``status`` ``online``, subscribes (QoS 1) to ``set`` and ``model`` and
-   queues every command for ``on_command``; re-publishes a ``state`` not yet acknowledged;
+2. publishes the retained ``status`` ``online`` (``degraded`` with a reason while the sensor
+   cannot measure, ``set_health``; re-published when that changes), subscribes (QoS 1) to
+   ``set`` and ``model`` and queues every command for ``on_command``; re-publishes a ``state``
+   not yet acknowledged;
 3. drains the outbox oldest first with QoS 1, up to ``max_in_flight`` publishes outstanding; a row
    is deleted only after its PUBACK, and rows are marked in id order. Rows that waited for the
    connection (a backlog: rows of an earlier run, or everything queued when a connection comes
@@ -118,6 +120,9 @@ class SensorLink:
         self._name = f"{site}/{sensor}"
         self._stats = LinkStats()
         self._wake = asyncio.Event()
+        self._problem: str | None = None
+        self._status_reason: str | None = None
+        """The reason of the status last published on this connection (None: online)."""
         self._more = True
         self._loop: asyncio.AbstractEventLoop | None = None
         self._commands: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue()
@@ -147,6 +152,13 @@ class SensorLink:
         else:
             with contextlib.suppress(RuntimeError):  # the loop has closed: nothing to wake
                 loop.call_soon_threadsafe(self._wake.set)
+
+    def set_health(self, problem: str | None) -> None:
+        """The sensor's measuring problem (None: it measures). Published as the retained status
+        ``degraded`` with the problem as its reason, or ``online`` once it measures again, so
+        the server can alert on a dead source. Callable from any thread."""
+        self._problem = problem
+        self.notify()
 
     async def publish_state(self, payload: bytes) -> bool:
         """Publish ``payload`` retained (QoS 1) on the sensor's ``state`` topic. True once
@@ -257,7 +269,7 @@ class SensorLink:
         try:
             async with asyncio.TaskGroup() as group:
                 receiver = group.create_task(self._receive(client))
-                await self._publish_status(publisher, "online")
+                await self._publish_health(publisher)
                 if self._on_command is not None:
                     await self._subscribe(client)
                 self._publisher = publisher
@@ -285,6 +297,8 @@ class SensorLink:
         try:
             while True:
                 self._wake.clear()
+                if self._problem != self._status_reason and not stop.is_set():
+                    await self._publish_health(publisher)
                 if deadline is None and stop.is_set():
                     deadline = loop.time() + self.settings.drain_timeout_s
                     self._more = True
@@ -377,8 +391,15 @@ class SensorLink:
         self._stats.replayed += replay
         return None
 
-    async def _publish_status(self, publisher: AckedPublisher, state: StatusState) -> None:
-        payload = await asyncio.to_thread(self._status_payload, state, None)
+    async def _publish_health(self, publisher: AckedPublisher) -> None:
+        problem = self._problem
+        await self._publish_status(publisher, "online" if problem is None else "degraded", problem)
+        self._status_reason = problem
+
+    async def _publish_status(
+        self, publisher: AckedPublisher, state: StatusState, reason: str | None = None
+    ) -> None:
+        payload = await asyncio.to_thread(self._status_payload, state, reason)
         async with asyncio.timeout(self.settings.ack_timeout_s):
             code = await publisher.publish(self._topic("status"), payload, retain=True)
         if code.is_failure:

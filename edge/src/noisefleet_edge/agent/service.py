@@ -274,6 +274,8 @@ class Agent:
             else:
                 log.warning("%s: not measuring: %s", sensor, problem)
             slot.problem = problem
+            if slot.link is not None:
+                slot.link.set_health(problem)
         last_audio = runner.stats.last_audio_at
 
         def build(sequence: int) -> bytes:
