@@ -48,3 +48,29 @@ def test_the_plumbing_imports_no_numpy_and_no_edge() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def _lost(code: int) -> Exception:
+    from aiomqtt.exceptions import MqttCodeError, MqttError
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.reasoncodes import ReasonCode
+
+    try:
+        try:
+            raise MqttCodeError(ReasonCode(PacketTypes.DISCONNECT, identifier=code), "x")
+        except MqttCodeError as cause:
+            raise MqttError("Disconnected during message iteration") from cause
+    except MqttError as error:
+        return error
+
+
+def test_a_lost_connection_is_described_without_aiomqtt_internals() -> None:
+    from noisefleet_mqtt import describe_loss, disconnect_code
+
+    taken = _lost(0x8E)
+    assert disconnect_code(taken) == 0x8E
+    assert "took the session over" in describe_loss(taken)
+    other = describe_loss(_lost(0x8B))  # server shutting down
+    assert other.startswith("the broker disconnected (")
+    assert "message iteration" not in other
+    assert describe_loss(ValueError("plain")) == "plain"

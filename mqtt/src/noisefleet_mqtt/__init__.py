@@ -11,6 +11,8 @@ from noisefleet_mqtt.plumbing import (
     backoff_delay,
     client_tls_context,
     connect_properties,
+    describe_loss,
+    disconnect_code,
     enable_manual_ack,
     one_line,
 )
@@ -26,6 +28,8 @@ __all__ = [
     "backoff_delay",
     "client_tls_context",
     "connect_properties",
+    "describe_loss",
+    "disconnect_code",
     "enable_manual_ack",
     "one_line",
 ]

@@ -25,6 +25,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+SESSION_TAKEN_OVER = 0x8E
+"""DISCONNECT code (MQTT 5): another client connected with the same client id."""
 NO_MATCHING_SUBSCRIBERS = 0x10
 """PUBACK code (MQTT 5) of a message nobody was subscribed to: delivered to no one."""
 TRANSIENT_PUBACK_CODES = {0x91, 0x97}
@@ -149,6 +151,36 @@ def backoff_delay(attempt: int, min_s: float, max_s: float, jitter: float) -> fl
     the broker together do not come back in lockstep."""
     base = min(max_s, min_s * 2.0 ** min(attempt, 32))
     return base * (0.5 + jitter / 2.0)
+
+
+def disconnect_code(error: BaseException) -> int | None:
+    """The broker's reason code behind a lost connection, when it sent one: aiomqtt raises
+    "Disconnected during message iteration" with the DISCONNECT's code in its cause."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        rc = getattr(current, "rc", None)
+        if isinstance(rc, ReasonCode):
+            return int(rc.value)
+        if isinstance(rc, int) and not isinstance(rc, bool):
+            return rc
+        current = current.__cause__
+    return None
+
+
+def describe_loss(error: BaseException) -> str:
+    """A lost connection as one line an operator can act on (not aiomqtt's internals)."""
+    code = disconnect_code(error)
+    if code == SESSION_TAKEN_OVER:
+        return (
+            "another client connected with this client id and took the session over: two "
+            "processes use one identity (a cloned SD card, a second agent?)"
+        )
+    cause = error.__cause__
+    if "during message iteration" in str(error) and cause is not None:
+        return f"the broker disconnected ({one_line(cause)})"
+    return one_line(error)
 
 
 def one_line(error: BaseException) -> str:

@@ -75,8 +75,15 @@ from noisefleet_mqtt import (
     backoff_delay,
     client_tls_context,
     connect_properties,
+    describe_loss,
     one_line,
 )
+
+SHORT_SESSION_S = 5.0
+SHORT_SESSIONS_TO_WARN = 3
+"""A connection the broker drops within ``SHORT_SESSION_S`` of its start, this many times in a
+row, is most likely fought over by two clients with one id (mosquitto 2.0 just closes the older
+connection): said once, plainly, in the log."""
 
 MAX_INCOMING_BYTES = 64 * 1024 * 1024
 """The largest packet the broker may send us (MQTT 5 Maximum Packet Size), bounding what one
@@ -185,9 +192,11 @@ class SensorLink:
         async with asyncio.TaskGroup() as group:
             handler = group.create_task(self._handle_commands())
             waker = group.create_task(self._wake_on(stop))
+            short_lived = 0
             try:
                 while not stop.is_set():
                     connects_before = self._stats.connects
+                    began = self._loop.time()
                     try:
                         await self._session(stop)
                         break
@@ -198,6 +207,18 @@ class SensorLink:
                             attempt = 0
                             self._stats.disconnects += 1
                             message = f"connection lost ({message})"
+                            lasted = self._loop.time() - began
+                            short_lived = short_lived + 1 if lasted < SHORT_SESSION_S else 0
+                            if short_lived == SHORT_SESSIONS_TO_WARN:
+                                log.error(
+                                    "%s: the broker dropped this connection right after each of"
+                                    " the last %d connects: another process may be connected"
+                                    " with the same client id %s (a cloned SD card, a second"
+                                    " agent?), or the broker keeps refusing it",
+                                    self._name,
+                                    short_lived,
+                                    self.settings.client_id,
+                                )
                         auth = isinstance(error, ConnectFailedError) and error.auth
                         delay = self._delay(attempt, auth)
                         attempt += 1
@@ -280,7 +301,7 @@ class SensorLink:
                 await self._publish_status(publisher, "stopped")
                 receiver.cancel()
         except* (aiomqtt.MqttError, LinkError, TimeoutError) as group:
-            raise ConnectionLostError(one_line(group.exceptions[0])) from None
+            raise ConnectionLostError(describe_loss(group.exceptions[0])) from None
 
     # -- publishing ------------------------------------------------------------------------------
 
@@ -512,9 +533,14 @@ class SensorLink:
         code = getattr(error, "rc", None)
         value = code.value if isinstance(code, ReasonCode) else code
         if isinstance(error, MqttConnectError) and value in AUTH_CODES:
+            who = (
+                f"user {self.settings.username!r}"
+                if self.settings.username
+                else "a connection without a username"
+            )
             return ConnectFailedError(
-                f"the broker at {self._where} refused user {self.settings.username!r} "
-                f"({code}): check the sensor's username and password",
+                f"the broker at {self._where} refused {who} ({code}): check the sensor's "
+                "username and password",
                 auth=True,
             )
         if isinstance(error, MqttConnectError):

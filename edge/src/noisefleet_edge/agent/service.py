@@ -207,7 +207,11 @@ class Agent:
                     slot.model = result.model
                     log.info("%s: model %s installed", slot.id, result.installed.version)
                 elif result.status == "rejected":
-                    log.warning("%s: model update refused: %s", slot.id, result.report)
+                    log.warning(
+                        "%s: model update refused: %s",
+                        slot.id,
+                        result.report.reason if result.report else "no reason given",
+                    )
                 if result.report is not None:
                     await self._report(slot, result.report)
 
