@@ -494,3 +494,37 @@ def test_the_production_config_runs_with_tls_and_the_deploy_users(
 
     stats = asyncio.run(scenario())
     assert (stats.connects, stats.published, stats.refused) == (1, 2, 0)
+
+
+@pytest.mark.integration
+def test_a_full_disk_while_marking_rows_sent_keeps_the_link_up(
+    broker: Mosquitto, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 14 (defect 8): an OutboxError from the outbox no longer ends the link."""
+    from noisefleet_edge.agent.outbox import OutboxError
+
+    async def scenario() -> None:
+        watcher = Watcher(broker)
+        await watcher.start()
+        with Outbox(tmp_path / "o.sqlite", MIB) as outbox:
+            enqueue_heartbeats(outbox, "s01", 3)
+            real = outbox.mark_sent
+            failures = [OutboxError("database or disk is full")]
+
+            def mark_sent(ids: Any) -> None:
+                if failures:
+                    raise failures.pop()
+                real(ids)
+
+            outbox.mark_sent = mark_sent  # type: ignore[method-assign]
+            link = SensorLink(settings_for(broker), SITE, "s01", outbox, None, clock)
+            async with running(link):
+                await watcher.wait_for(lambda: len(watcher.messages("heartbeat")) >= 3)
+                await asyncio.to_thread(enqueue_heartbeats, outbox, "s01", 2, 100)
+                link.notify()
+                await watcher.wait_for(lambda: len(watcher.messages("heartbeat")) >= 5)
+                assert not failures
+        await watcher.stop()
+
+    asyncio.run(scenario())
+    assert any("cannot mark" in r.getMessage() for r in caplog.records)

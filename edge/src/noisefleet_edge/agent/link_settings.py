@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from noisefleet_edge.errors import NoisefleetEdgeError
+
 CommandHandler = Callable[[str, bytes], Awaitable[None]]
 
 AUTH_CODES = {4, 5, 0x86, 0x87, 0x8A, 0x8C}
@@ -101,7 +103,7 @@ class LinkStats:
     last_error: str | None = None
 
 
-class LinkError(Exception):
+class LinkError(NoisefleetEdgeError):
     """A problem of the link (one line); ``run`` logs these and retries."""
 
 

@@ -67,7 +67,7 @@ from noisefleet_edge.agent.link_settings import (
     LinkStats,
     device_username,
 )
-from noisefleet_edge.agent.outbox import Outbox, OutboxEntry
+from noisefleet_edge.agent.outbox import Outbox, OutboxEntry, OutboxError
 from noisefleet_mqtt import (
     NO_MATCHING_SUBSCRIBERS,
     TRANSIENT_PUBACK_CODES,
@@ -377,7 +377,16 @@ class SensorLink:
             else:
                 refused.append((row, refusal))
         if sent:
-            await asyncio.to_thread(self._outbox.mark_sent, sent)
+            try:
+                await asyncio.to_thread(self._outbox.mark_sent, sent)
+            except OutboxError as error:  # e.g. a full disk: the rows stay, sent again later
+                log.warning(
+                    "%s: cannot mark %d sent message(s) in the outbox (%s); they are sent again"
+                    " after the next reconnect and the server drops the copies",
+                    self._name,
+                    len(sent),
+                    one_line(error),
+                )
         for row, reason in refused:
             self._stats.refused += 1
             log.error(
