@@ -16,8 +16,7 @@ from datetime import date, datetime
 from typing import Any
 
 import numpy as np
-import psycopg
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 
 from noisefleet_server.ingest.classify import Accepted
 from noisefleet_server.ingest.minutes import (
@@ -83,8 +82,10 @@ MINUTE_TYPES = (
     "int4",
     "int4",
 )
-_COLUMN_LIST = ", ".join(MINUTE_COLUMNS)
-_UPDATE_LIST = ", ".join(f"{c} = EXCLUDED.{c}" for c in MINUTE_COLUMNS[2:])
+_COLUMN_LIST = sql.SQL(", ").join(map(sql.Identifier, MINUTE_COLUMNS))
+_UPDATE_LIST = sql.SQL(", ").join(
+    sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in MINUTE_COLUMNS[2:]
+)
 
 
 class PartitionCache:
@@ -116,13 +117,13 @@ async def ensure_month_partition(conn: AsyncConnection, month: date) -> None:
         if row and row[0] is not None:
             return
         await conn.execute(
-            psycopg.sql.SQL(
+            sql.SQL(
                 "CREATE TABLE noisefleet_store.{} PARTITION OF noisefleet_store.level_minutes"
                 " FOR VALUES FROM ({}) TO ({})"
             ).format(
-                psycopg.sql.Identifier(name),
-                psycopg.sql.Literal(f"{month.isoformat()} 00:00:00+00"),
-                psycopg.sql.Literal(f"{following.isoformat()} 00:00:00+00"),
+                sql.Identifier(name),
+                sql.Literal(f"{month.isoformat()} 00:00:00+00"),
+                sql.Literal(f"{following.isoformat()} 00:00:00+00"),
             )
         )
 
@@ -230,10 +231,13 @@ async def store_levels(
     await partitions.ensure(conn, (minute for _, minute in groups))
     keys = sorted(groups)
     cursor = await conn.execute(
-        f"SELECT {', '.join('m.' + c for c in MINUTE_COLUMNS)}"
-        " FROM noisefleet_store.level_minutes m"
-        " JOIN unnest(%s::int4[], %s::timestamptz[]) AS k(sensor_id, minute)"
-        " ON m.sensor_id = k.sensor_id AND m.minute = k.minute",
+        sql.SQL("SELECT {} FROM noisefleet_store.level_minutes m").format(
+            sql.SQL(", ").join(sql.Identifier("m", c) for c in MINUTE_COLUMNS)
+        )
+        + sql.SQL(
+            " JOIN unnest(%s::int4[], %s::timestamptz[]) AS k(sensor_id, minute)"
+            " ON m.sensor_id = k.sensor_id AND m.minute = k.minute"
+        ),
         ([k[0] for k in keys], [k[1] for k in keys]),
     )
     existing = {(r[0], r[1]): _row_from_db(r) for r in await cursor.fetchall()}
@@ -253,13 +257,15 @@ async def store_levels(
         " (LIKE noisefleet_store.level_minutes) ON COMMIT DELETE ROWS"
     )
     cur = conn.cursor()
-    async with cur.copy(f"COPY stage_minutes ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)") as copy:
+    copy_sql = sql.SQL("COPY stage_minutes ({}) FROM STDIN (FORMAT BINARY)").format(_COLUMN_LIST)
+    async with cur.copy(copy_sql) as copy:
         copy.set_types(list(MINUTE_TYPES))
         for row in changed:
             await copy.write_row(_row_to_db(row))
     await conn.execute(
-        f"INSERT INTO noisefleet_store.level_minutes ({_COLUMN_LIST})"
-        f" SELECT {_COLUMN_LIST} FROM stage_minutes"
-        f" ON CONFLICT (sensor_id, minute) DO UPDATE SET {_UPDATE_LIST}"
+        sql.SQL(
+            "INSERT INTO noisefleet_store.level_minutes ({0}) SELECT {0} FROM stage_minutes"
+            " ON CONFLICT (sensor_id, minute) DO UPDATE SET {1}"
+        ).format(_COLUMN_LIST, _UPDATE_LIST)
     )
     return added, {(row.sensor_id, hour_of(row.minute)) for row in changed}

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 
 from noisefleet_core.acoustics.combine import DenPeriods, den_day_bounds, den_day_of
 from noisefleet_server.ingest.minutes import decode_histogram
@@ -105,24 +105,27 @@ async def _upsert(
     agg: Aggregate | None,
     events: int,
 ) -> None:
+    name = sql.Identifier("noisefleet_store", table)
     if agg is None or (agg.measured_s <= 0 and events == 0):
         await conn.execute(
-            f"DELETE FROM noisefleet_store.{table} WHERE sensor_id = %s AND start = %s",
+            sql.SQL("DELETE FROM {} WHERE sensor_id = %s AND start = %s").format(name),
             (sensor_id, start),
         )
         return
     await conn.execute(
-        f"INSERT INTO noisefleet_store.{table} (sensor_id, start, energy, measured_s, laeq_db,"
-        " lafmax_db, lcpeak_db, laf10_db, laf50_db, laf90_db, coverage, event_count,"
-        " hist_width, hist_first, hist_counts)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (sensor_id, start) DO UPDATE SET energy = EXCLUDED.energy,"
-        " measured_s = EXCLUDED.measured_s, laeq_db = EXCLUDED.laeq_db,"
-        " lafmax_db = EXCLUDED.lafmax_db, lcpeak_db = EXCLUDED.lcpeak_db,"
-        " laf10_db = EXCLUDED.laf10_db, laf50_db = EXCLUDED.laf50_db,"
-        " laf90_db = EXCLUDED.laf90_db, coverage = EXCLUDED.coverage,"
-        " event_count = EXCLUDED.event_count, hist_width = EXCLUDED.hist_width,"
-        " hist_first = EXCLUDED.hist_first, hist_counts = EXCLUDED.hist_counts",
+        sql.SQL(
+            "INSERT INTO {} (sensor_id, start, energy, measured_s, laeq_db,"
+            " lafmax_db, lcpeak_db, laf10_db, laf50_db, laf90_db, coverage, event_count,"
+            " hist_width, hist_first, hist_counts)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (sensor_id, start) DO UPDATE SET energy = EXCLUDED.energy,"
+            " measured_s = EXCLUDED.measured_s, laeq_db = EXCLUDED.laeq_db,"
+            " lafmax_db = EXCLUDED.lafmax_db, lcpeak_db = EXCLUDED.lcpeak_db,"
+            " laf10_db = EXCLUDED.laf10_db, laf50_db = EXCLUDED.laf50_db,"
+            " laf90_db = EXCLUDED.laf90_db, coverage = EXCLUDED.coverage,"
+            " event_count = EXCLUDED.event_count, hist_width = EXCLUDED.hist_width,"
+            " hist_first = EXCLUDED.hist_first, hist_counts = EXCLUDED.hist_counts"
+        ).format(name),
         (
             sensor_id,
             start,
