@@ -161,9 +161,9 @@ async def assign_sensor(conn: AsyncConnection, site: str, sensor: str) -> None:
     cursor = await conn.execute("SELECT 1 FROM noisefleet_store.sites WHERE site = %s", (site,))
     if await cursor.fetchone() is None:
         raise RegistryError(f"site {site!r} is not registered: add it with `sites add {site}`")
-    cursor = await conn.execute(
+    await conn.execute(
         "INSERT INTO noisefleet_store.sensors (site, sensor, pending) VALUES (%s, %s, false)"
-        " ON CONFLICT (site, sensor) DO UPDATE SET pending = false RETURNING sensor_id",
+        " ON CONFLICT (site, sensor) DO UPDATE SET pending = false",
         (site, sensor),
     )
     await mark_site_days_dirty(conn, site)

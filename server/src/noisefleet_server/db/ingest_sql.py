@@ -217,16 +217,14 @@ async def _store_status(conn: AsyncConnection, items: list[tuple[int, Accepted]]
     cursor = await conn.execute(
         "WITH latest AS (SELECT DISTINCT ON (sensor_id) * FROM unnest(%s::int4[],"
         " %s::timestamptz[], %s::text[], %s::text[]) AS u(sensor_id, at, state, reason)"
-        " ORDER BY sensor_id, at DESC),"
-        " before AS (SELECT s.sensor_id, s.status FROM noisefleet_store.sensors s"
-        " JOIN latest USING (sensor_id) FOR UPDATE OF s)"
+        " ORDER BY sensor_id, at DESC)"
         " UPDATE noisefleet_store.sensors s SET status = l.state, status_reason = l.reason,"
-        " status_at = l.at FROM latest l JOIN before b USING (sensor_id)"
+        " status_at = l.at FROM latest l"
         " WHERE s.sensor_id = l.sensor_id AND (s.status_at IS NULL OR s.status_at <= l.at)"
-        " RETURNING s.sensor_id, l.state, b.status",
+        " RETURNING s.sensor_id, l.state",
         columns,
     )
-    return [sid for sid, state, previous in await cursor.fetchall() if state == "online"]
+    return [sid for sid, state in await cursor.fetchall() if state == "online"]
 
 
 async def _store_sequences(conn: AsyncConnection, items: list[tuple[int, Accepted]]) -> None:
