@@ -1,0 +1,1 @@
+"""Alerts: rules as data, their evaluation, lifecycle and regulation templates."""
