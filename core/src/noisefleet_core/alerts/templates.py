@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Final
 
+from noisefleet_core.alerts.errors import AlertError
+
 ParamValue = str | float
 
 _PLACEHOLDER: Final = re.compile(r"\{([a-z][a-z0-9_]*)\}")
@@ -42,7 +44,7 @@ _SUM_PART: Final = re.compile(rf"([+-]?)\s*({_TERM})")
 _EXPANSION_KEYS: Final = ("when",)
 
 
-class TemplateError(Exception):
+class TemplateError(AlertError):
     """A template or its parameters are wrong; the one-line message says what is allowed."""
 
     def __init__(self, message: str) -> None:
