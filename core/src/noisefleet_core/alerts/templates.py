@@ -161,9 +161,7 @@ def expand_template(
 def _find(template_id: str) -> _Template:
     templates = _templates()
     if template_id not in templates:
-        raise TemplateError(
-            f"unknown template {template_id!r}; templates: {', '.join(templates)}"
-        )
+        raise TemplateError(f"unknown template {template_id!r}; templates: {', '.join(templates)}")
     return templates[template_id]
 
 
@@ -202,7 +200,8 @@ def _check_value(parameter: TemplateParameter, given: object, where: str) -> Par
             number = float(given)
         except ValueError:
             number = None
-    assert parameter.minimum is not None and parameter.maximum is not None
+    assert parameter.minimum is not None
+    assert parameter.maximum is not None
     if number is None or not math.isfinite(number):
         raise TemplateError(f"{where}: must be {parameter.allowed()}, got {given!r}")
     if not parameter.minimum <= number <= parameter.maximum:
@@ -321,7 +320,9 @@ def _parse_template(data: Mapping[str, Any]) -> _Template:
                     description=str(raw["description"]),
                     kind="choice",
                     choices=tuple(choices),
-                    choice_labels=tuple(str(table.get("label", key)) for key, table in choices.items()),
+                    choice_labels=tuple(
+                        str(table.get("label", key)) for key, table in choices.items()
+                    ),
                     default=raw.get("default"),
                 )
             )
