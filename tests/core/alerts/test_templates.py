@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
+import tomllib
 from importlib import resources
 from typing import Any
 
@@ -435,3 +437,23 @@ def test_mistakes_are_one_line_errors(
     assert "\n" not in text
     assert message in text
     assert isinstance(caught.value, AlertError)
+
+
+def _doc_blocks(language: str) -> list[str]:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[3] / "docs" / "alerts.md").read_text(encoding="utf-8")
+    section = text.split("## Regulation templates", 1)[1]
+    return re.findall(rf"```{language}\n(.*?)```", section, flags=re.DOTALL)
+
+
+def test_the_documented_expansion_is_what_the_template_gives() -> None:
+    documented = tomllib.loads(_doc_blocks("toml")[0])["rules"]
+    expanded = expand_template("ta-laerm", {"area": "general_residential"}, sites=["tower-a"])
+    assert documented == expanded[: len(documented)]
+
+
+def test_the_documented_python_example_runs() -> None:
+    namespace: dict[str, Any] = {}
+    exec(_doc_blocks("python")[0], namespace)
+    assert isinstance(namespace["rule_set"], RuleSet)
