@@ -1,476 +1,442 @@
-"""The alert rule model: frozen dataclasses, one per rule kind, and the rule set.
+"""Alert rules: the model (re-exported from ``model``) and the validation of plain data into it.
 
-A rule says what to compute for a sensor (``step_s``, ``lookback_s``), which values are a
-condition (``tiers``, ``hysteresis``) and how an alert lives (``min_duration_s``, ``release_s``,
-``cooldown_s``). Rules come from TOML files or a database as plain data; ``parse_rules`` validates a
-whole set into these objects (see ``parse``), and ``to_dict`` gives the normalised plain form back:
-every default filled in, lists sorted where their order has no meaning, ``limit_db`` written as
-``tiers``. ``rule_hash`` is the SHA-256 of that form as canonical JSON, so a stored evaluation state
-can tell whether its rule changed meaning.
+``parse_rules`` validates a whole rule set (``{"rules": [...]}``) and raises ``RuleError`` with one
+line naming the path and rule id at the first problem: types are strict (a bool is not a number),
+unknown keys are refused with the closest known key as a hint (a typo must not silently disable
+a rule), ids are unique, ranges and combinations are checked per kind. ``load_rules_toml`` reads a
+TOML document; ``merge_rule_sets`` joins the config file's rules with the database's.
 
-Times of day are local to the site (``TimeWindow``); turning them into UTC instants is the job
-of ``timewindows``.
+Steps of ``parse_rule``: read the common keys (id first, so later messages name the rule), pick
+the kind's reader, read and cross-check its keys, build the frozen dataclass. Missing keys take
+the dataclass defaults, so defaults live in one place.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import re
+import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Any, ClassVar, Literal
+from typing import Any, get_args
 
+from noisefleet_core.alerts._validate import Table, check_number, fail, show
 from noisefleet_core.alerts.errors import RuleError
+from noisefleet_core.alerts.model import (
+    ALL_DAYS,
+    DAY_NAMES,
+    HEALTH_PARAMS,
+    MINUTES_PER_DAY,
+    Align,
+    BudgetRule,
+    EventCountRule,
+    EventRule,
+    HealthCheck,
+    HealthRule,
+    LevelRule,
+    Metric,
+    Penalty,
+    Rule,
+    RuleCommon,
+    RuleKind,
+    RuleSet,
+    Severity,
+    Tier,
+    TimeWindow,
+)
+from noisefleet_core.contract.topics import ID_PATTERN
 
-RuleKind = Literal["level", "event", "event_count", "health", "budget"]
-Severity = Literal["info", "warning", "critical"]
-Metric = Literal["laeq", "lafmax", "laf90", "lcpeak"]
-Align = Literal["rolling", "clock", "period"]
-Reference = Literal["none", "ambient_laf90"]
-HealthCheck = Literal[
-    "offline",
-    "stuck",
-    "noise_floor",
-    "clipping",
-    "outbox_growing",
-    "clock_unsynced",
-    "calibration_age",
-    "degraded",
+__all__ = [
+    "BudgetRule",
+    "EventCountRule",
+    "EventRule",
+    "HealthRule",
+    "LevelRule",
+    "Penalty",
+    "Rule",
+    "RuleCommon",
+    "RuleSet",
+    "Tier",
+    "TimeWindow",
+    "load_rules_toml",
+    "merge_rule_sets",
+    "parse_rule",
+    "parse_rules",
 ]
 
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-ALL_DAYS: frozenset[int] = frozenset(range(7))
-MINUTES_PER_DAY = 1440
-DST_ALLOWANCE_S = 3600.0
-"""A local window longer than an hour may last one hour longer in real time on the day clocks go
-back; lookbacks of clock and period rules include this much."""
-HEALTH_LOOKBACK_S = 3600.0
-"""Lookback of the health checks without an ``after_s`` (the last heartbeats and statuses)."""
-HEALTH_PARAMS: Mapping[str, tuple[str, ...]] = MappingProxyType(
-    {
-        "offline": ("after_s",),
-        "stuck": ("after_s", "flat_db"),
-        "noise_floor": ("after_s", "margin_db"),
-        "clipping": ("max_clipped",),
-        "outbox_growing": ("max_depth", "heartbeats"),
-        "clock_unsynced": (),
-        "calibration_age": ("max_age_days", "missing_fires"),
-        "degraded": (),
-    }
+MAX_RULES = 10_000
+MAX_SCOPE_ITEMS = 10_000
+"""Most sites, sensors or labels one rule may list."""
+MAX_WINDOWS = 32
+"""Most active windows or penalties of a rule."""
+MAX_TIERS = 16
+MAX_NOTIFIERS = 64
+MAX_TOML_CHARS = 16 * 1024 * 1024
+MAX_DURATION_S = 7 * 86400.0
+"""Longest min_duration_s, release_s, cooldown_s and after_s (a week)."""
+MAX_WINDOW_S = 57600.0
+MAX_DB = 200.0
+
+_RULE_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+_RULE_ID_HINT = (
+    "lower case letters, digits, '_', '.', '-' (at most 64, starting with a letter or digit)"
 )
-"""The parameters each health check takes (the others are refused by the validator)."""
+_SITE_ID = re.compile(ID_PATTERN)
+_SENSOR_ID = re.compile(f"{ID_PATTERN}/{ID_PATTERN}")
+_NAME_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_HHMM = re.compile(r"([01]\d|2[0-4]):([0-5]\d)")
+_LABEL = re.compile(r"\S(.{0,62}\S)?")
+
+_COMMON_KEYS = (
+    "id",
+    "name",
+    "kind",
+    "enabled",
+    "sites",
+    "sensors",
+    "active",
+    "min_duration_s",
+    "release_s",
+    "cooldown_s",
+    "severity",
+    "notify",
+)
+_LEVEL_KEYS = (
+    "metric",
+    "window_s",
+    "align",
+    "limit_db",
+    "tiers",
+    "hysteresis_db",
+    "min_coverage",
+    "penalties",
+    "reference",
+    "reference_window_s",
+)
+_EVENT_KEYS = ("labels", "min_confidence", "min_laeq_db", "min_lafmax_db")
+_COUNT_KEYS = ("labels", "min_confidence", "window_s", "align", "limit", "tiers")
+_HEALTH_KEYS = ("check", *sorted({p for params in HEALTH_PARAMS.values() for p in params}))
+_BUDGET_KEYS = ("metric", "window_s", "align", "limit_db", "warn_within_s", "basis_s", "penalties")
+_KIND_KEYS: Mapping[str, tuple[str, ...]] = {
+    "level": _LEVEL_KEYS,
+    "event": _EVENT_KEYS,
+    "event_count": _COUNT_KEYS,
+    "health": _HEALTH_KEYS,
+    "budget": _BUDGET_KEYS,
+}
+_KINDS: tuple[RuleKind, ...] = get_args(RuleKind)
+_SEVERITIES: tuple[Severity, ...] = get_args(Severity)
+_METRICS: tuple[Metric, ...] = get_args(Metric)
+_ALIGNS: tuple[Align, ...] = get_args(Align)
+_CHECKS: tuple[HealthCheck, ...] = get_args(HealthCheck)
 
 
-@dataclass(frozen=True, slots=True)
-class Tier:
-    """One level of a rule's condition: the value must exceed ``limit``."""
-
-    name: str
-    limit: float
-    """dB for level rules, a count of events for event_count rules."""
-
-
-CONDITION_TIERS = (Tier("limit", 0.5),)
-"""The one tier of rules whose value is a condition (1.0 true, 0.0 false): health and event."""
-
-
-@dataclass(frozen=True, slots=True)
-class TimeWindow:
-    """A window of the local day on some days of the week.
-
-    ``end_min <= start_min`` crosses midnight (22:00-07:00); such a window belongs to the day it
-    starts on (``days={4}`` with 22:00-07:00 is Friday night into Saturday). ``end_min`` may be
-    1440 (24:00). Equal start and end is a whole day from that time.
-    """
-
-    days: frozenset[int] = ALL_DAYS
-    """Days of the week on which the window starts, 0 = Monday … 6 = Sunday."""
-    start_min: int = 0
-    """Start, minutes after local midnight (0 … 1439)."""
-    end_min: int = MINUTES_PER_DAY
-    """End, minutes after local midnight (0 … 1440)."""
-
-    @property
-    def crosses_midnight(self) -> bool:
-        """Whether the window ends on the day after it starts."""
-        return self.end_min <= self.start_min
-
-    @property
-    def nominal_s(self) -> float:
-        """Length in local clock time (real time differs by up to an hour on DST days)."""
-        minutes = self.end_min - self.start_min
-        if self.crosses_midnight:
-            minutes += MINUTES_PER_DAY
-        return float(minutes * 60)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The normalised plain form (``days``, ``from``, ``to``)."""
-        return {
-            "days": [DAY_NAMES[d] for d in sorted(self.days)],
-            "from": format_minutes(self.start_min),
-            "to": format_minutes(self.end_min),
-        }
+def load_rules_toml(text: str) -> RuleSet:
+    """Validate a TOML rule document (``[[rules]]`` tables)."""
+    if len(text) > MAX_TOML_CHARS:
+        raise RuleError(f"the rule file has {len(text)} characters, more than {MAX_TOML_CHARS}")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise RuleError(f"TOML syntax error: {' '.join(str(error).split())}") from None
+    except RecursionError:
+        raise RuleError("TOML syntax error: nested too deeply") from None
+    return parse_rules(data)
 
 
-@dataclass(frozen=True, slots=True)
-class Penalty:
-    """A level added to the energy of the intervals inside a window (TA Lärm +6 dB periods)."""
+def parse_rules(data: Mapping[str, Any]) -> RuleSet:
+    """Validate a whole rule set ``{"rules": [...]}`` (no ``rules`` key: an empty set)."""
+    table = Table(data, "", ("rules",))
+    rules = [parse_rule(item, path) for path, item in table.items("rules", MAX_RULES)]
+    seen: dict[str, int] = {}
+    for index, rule in enumerate(rules):
+        if rule.id in seen:
+            raise fail(
+                f"rules[{index}] ({rule.id}).id", f"duplicate id, also rules[{seen[rule.id]}]"
+            )
+        seen[rule.id] = index
+    return RuleSet(tuple(rules))
 
-    window: TimeWindow
-    add_db: float
+
+def merge_rule_sets(
+    file_rules: RuleSet,
+    db_rules: RuleSet,
+    *,
+    file_source: str = "the rule file",
+    db_source: str = "the database",
+) -> RuleSet:
+    """The rules of both sources (file first), refused when an id is defined in both."""
+    if len(file_rules.rules) + len(db_rules.rules) > MAX_RULES:
+        raise RuleError(f"more than {MAX_RULES} rules in {file_source} and {db_source} together")
+    for index, rule in enumerate(db_rules.rules):
+        if rule.id in file_rules.by_id:
+            first = file_rules.rules.index(file_rules.by_id[rule.id])
+            raise RuleError(
+                f"rule id {rule.id!r} is defined in {file_source} (rules[{first}]) "
+                f"and in {db_source} (rules[{index}])"
+            )
+    return RuleSet(file_rules.rules + db_rules.rules)
 
 
-def format_minutes(minutes: int) -> str:
-    """Minutes after midnight as "HH:MM" (1440 is "24:00")."""
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+def parse_rule(obj: object, path: str = "rule") -> Rule:
+    """Validate one rule; ``path`` prefixes every message (``rules[2]``)."""
+    if not isinstance(obj, Mapping):
+        raise fail(path, f"must be a table, got {type(obj).__name__}")
+    rule_id = Table(obj, path, obj.keys()).string("id", pattern=_RULE_ID, hint=_RULE_ID_HINT)
+    if rule_id is None:
+        raise fail(f"{path}.id", "is required")
+    path = f"{path} ({rule_id})"
+    kind = Table(obj, path, obj.keys()).choice("kind", _KINDS)
+    if kind is None:
+        raise fail(f"{path}.kind", "is required")
+    table = Table(obj, path, (*_COMMON_KEYS, *_KIND_KEYS[kind]))
+    common = _common(table)
+    common["id"] = rule_id
+    if kind == "level":
+        return LevelRule(**common, **_level(table))
+    if kind == "event":
+        return EventRule(**common, **_event(table))
+    if kind == "event_count":
+        return EventCountRule(**common, **_event_count(table))
+    if kind == "health":
+        return HealthRule(**common, **_health(table))
+    return BudgetRule(**common, **_budget(table))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RuleCommon:
-    """What every rule kind has: identity, scope, active times, lifecycle timing, routing."""
+def _present(**values: object) -> dict[str, Any]:
+    """Only the keys that were given: the others take the dataclass defaults."""
+    return {key: value for key, value in values.items() if value is not None}
 
-    kind: ClassVar[RuleKind]
-    id: str
-    """Unique id, ``[a-z0-9][a-z0-9_.-]{0,63}``."""
-    name: str = ""
-    """Human name used in notifications; empty means the id."""
-    enabled: bool = True
-    sites: frozenset[str] | None = None
-    """Site ids the rule applies to; None: all sites."""
-    sensors: frozenset[str] | None = None
-    """``"site/sensor"`` ids that narrow the scope further; None: all sensors of the sites."""
-    active: tuple[TimeWindow, ...] = ()
-    """Local time windows (site's zone) in which the rule applies; empty: always."""
-    min_duration_s: float = 0.0
-    """The condition must hold this long before the alert fires."""
-    release_s: float = 0.0
-    """The condition must be false this long before the alert resolves."""
-    cooldown_s: float = 0.0
-    """After a resolution no new alert opens for this long (occurrences count as suppressed)."""
-    severity: Severity = "warning"
-    notify: tuple[str, ...] | None = None
-    """Notifier names (sorted, unique); None: all notifiers."""
 
-    def __post_init__(self) -> None:
-        if not self.name:
-            object.__setattr__(self, "name", self.id)
+def _common(table: Table) -> dict[str, Any]:
+    sites = table.strings("sites", MAX_SCOPE_ITEMS, pattern=_SITE_ID, hint="a site id", min_items=1)
+    sensors = table.strings(
+        "sensors", MAX_SCOPE_ITEMS, pattern=_SENSOR_ID, hint='"site/sensor"', min_items=1
+    )
+    if sites is not None and sensors is not None:
+        site_set = set(sites)
+        for index, sensor in enumerate(sensors):
+            if sensor.split("/", 1)[0] not in site_set:
+                raise fail(f"{table.at('sensors')}[{index}]", f'"{sensor}" is on no site of sites')
+    notify = table.strings("notify", MAX_NOTIFIERS, pattern=_NAME_ID, hint="a notifier name")
+    active = None
+    if table.has("active"):
+        active = tuple(_window(item, path) for path, item in table.items("active", MAX_WINDOWS))
+    return _present(
+        name=table.string("name", max_chars=200),
+        enabled=table.boolean("enabled"),
+        sites=None if sites is None else frozenset(sites),
+        sensors=None if sensors is None else frozenset(sensors),
+        active=active,
+        min_duration_s=table.number("min_duration_s", 0, MAX_DURATION_S),
+        release_s=table.number("release_s", 0, MAX_DURATION_S),
+        cooldown_s=table.number("cooldown_s", 0, MAX_DURATION_S),
+        severity=table.choice("severity", _SEVERITIES),
+        notify=None if notify is None else tuple(sorted(set(notify))),
+    )
 
-    def applies_to(self, site: str, sensor: str) -> bool:
-        """Whether the rule's scope covers a sensor (enabled or not)."""
-        if self.sites is not None and site not in self.sites:
-            return False
-        return self.sensors is None or f"{site}/{sensor}" in self.sensors
 
-    @property
-    def rule_hash(self) -> str:
-        """SHA-256 (hex) of the canonical JSON of ``to_dict()``: stable across processes and
-        Python versions (sorted keys, no whitespace, ASCII, floats in their shortest repr)."""
-        text = json.dumps(
-            self.to_dict(),
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=True,
-            allow_nan=False,
+def _window(obj: object, path: str, extra: tuple[str, ...] = ()) -> TimeWindow:
+    table = Table(obj, path, ("days", "from", "to", *extra))
+    days = ALL_DAYS
+    names = table.strings("days", 7, min_items=1)
+    if names is not None:
+        picked: set[int] = set()
+        for index, name in enumerate(names):
+            if name not in DAY_NAMES:
+                raise fail(
+                    f"{table.at('days')}[{index}]", f'must be one of mon … sun, got "{name}"'
+                )
+            if DAY_NAMES.index(name) in picked:
+                raise fail(f"{table.at('days')}[{index}]", f'"{name}" is listed twice')
+            picked.add(DAY_NAMES.index(name))
+        days = frozenset(picked)
+    start = _minutes(table, "from", allow_24=False)
+    end = _minutes(table, "to", allow_24=True)
+    return TimeWindow(days, start, end)
+
+
+def _minutes(table: Table, key: str, *, allow_24: bool) -> int:
+    text = table.string(key, max_chars=5)
+    if text is None:
+        raise fail(table.at(key), 'is required ("HH:MM")')
+    match = _HHMM.fullmatch(text)
+    minutes = -1 if match is None else int(match[1]) * 60 + int(match[2])
+    if not 0 <= minutes <= (MINUTES_PER_DAY if allow_24 else MINUTES_PER_DAY - 1):
+        top = "24:00" if allow_24 else "23:59"
+        raise fail(table.at(key), f'must be a time "HH:MM" from 00:00 to {top}, got "{text}"')
+    return minutes
+
+
+def _penalties(table: Table) -> tuple[Penalty, ...]:
+    penalties = []
+    for path, item in table.items("penalties", MAX_WINDOWS):
+        window = _window(item, path, extra=("add_db",))
+        add = Table(item, path, ("days", "from", "to", "add_db")).number("add_db", -50, 50)
+        if add is None:
+            raise fail(f"{path}.add_db", "is required")
+        penalties.append(Penalty(window, add))
+    return tuple(penalties)
+
+
+def _tiers(table: Table, limit_key: str, tier_limit_key: str, *, count: bool) -> tuple[Tier, ...]:
+    """Exactly one of the shorthand limit or a list of ascending tiers with unique names."""
+
+    def read(value: object, path: str) -> float:
+        if count:
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**6:
+                raise fail(path, f"must be a whole number between 0 and 1000000, got {show(value)}")
+            return float(value)
+        return check_number(value, path, 0, MAX_DB)
+
+    if table.has(limit_key) == table.has("tiers"):
+        raise fail(table.path, f"needs exactly one of {limit_key} and tiers")
+    if table.has(limit_key):
+        return (Tier("limit", read(table.raw(limit_key), table.at(limit_key))),)
+    tiers: list[Tier] = []
+    names: set[str] = set()
+    for path, item in table.items("tiers", MAX_TIERS, min_items=1):
+        tier = Table(item, path, ("name", tier_limit_key))
+        name = tier.string("name", pattern=_NAME_ID, hint="a tier name")
+        if name is None:
+            raise fail(tier.at("name"), "is required")
+        if name in names:
+            raise fail(tier.at("name"), f'"{name}" is used twice')
+        if not tier.has(tier_limit_key):
+            raise fail(tier.at(tier_limit_key), "is required")
+        limit = read(tier.raw(tier_limit_key), tier.at(tier_limit_key))
+        if tiers and limit <= tiers[-1].limit:
+            raise fail(
+                tier.at(tier_limit_key),
+                f"tiers must ascend: {limit:g} is not above {tiers[-1].limit:g}",
+            )
+        names.add(name)
+        tiers.append(Tier(name, limit))
+    return tuple(tiers)
+
+
+def _window_length(table: Table, align: str, *, low: float, minutes: bool) -> float:
+    """window_s of an aligned rule; for period the longest active window (nominal)."""
+    if align == "period":
+        windows = [_window(item, path) for path, item in table.items("active", MAX_WINDOWS)]
+        if not windows:
+            raise fail(table.at("align"), 'align = "period" needs active windows')
+        nominal = max(w.nominal_s for w in windows)
+        given = table.number("window_s", 1, 86400)
+        if given is not None and given != nominal:
+            raise fail(
+                table.at("window_s"),
+                f'for align = "period" it is the longest active window ({nominal:g} s); '
+                f"leave it out or give that, got {given:g}",
+            )
+        return nominal
+    window = table.number("window_s", low, MAX_WINDOW_S)
+    if window is None:
+        raise fail(table.at("window_s"), "is required")
+    if not window.is_integer():
+        raise fail(table.at("window_s"), f"must be a whole number of seconds, got {window:g}")
+    if minutes and window >= 60 and window % 60:
+        raise fail(table.at("window_s"), f"must be whole minutes from 60 s on, got {window:g}")
+    if align == "clock" and 86400 % window:
+        raise fail(table.at("window_s"), f'must divide 86400 for align = "clock", got {window:g}')
+    return window
+
+
+def _level(table: Table) -> dict[str, Any]:
+    metric = table.choice("metric", _METRICS)
+    if metric is None:
+        raise fail(table.at("metric"), "is required")
+    align = table.choice("align", _ALIGNS) or "rolling"
+    window = _window_length(table, align, low=1, minutes=True)
+    reference = table.choice("reference", ("none", "ambient_laf90"))
+    if reference == "ambient_laf90" and (metric not in ("laeq", "lafmax") or align != "rolling"):
+        raise fail(table.at("reference"), '"ambient_laf90" needs metric laeq or lafmax, rolling')
+    if table.has("reference_window_s") and reference != "ambient_laf90":
+        raise fail(table.at("reference_window_s"), 'only with reference = "ambient_laf90"')
+    reference_window = table.number("reference_window_s", 60, 86400)
+    if reference_window is not None and reference_window % 60:
+        raise fail(
+            table.at("reference_window_s"), f"must be whole minutes, got {reference_window:g}"
         )
-        return hashlib.sha256(text.encode("ascii")).hexdigest()
-
-    def to_dict(self) -> dict[str, Any]:
-        """The normalised plain form, which ``parse_rule`` accepts back unchanged."""
-        out: dict[str, Any] = {
-            "id": self.id,
-            "name": self.name,
-            "kind": self.kind,
-            "enabled": self.enabled,
-            "sites": None if self.sites is None else sorted(self.sites),
-            "sensors": None if self.sensors is None else sorted(self.sensors),
-            "active": [w.to_dict() for w in self.active],
-            "min_duration_s": self.min_duration_s,
-            "release_s": self.release_s,
-            "cooldown_s": self.cooldown_s,
-            "severity": self.severity,
-            "notify": None if self.notify is None else list(self.notify),
-        }
-        out.update(self._kind_dict())
-        return {key: value for key, value in out.items() if value is not None}
-
-    def _kind_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def _active_nominal_s(self) -> float:
-        """The longest active window in local clock time (a period's nominal length)."""
-        return max((w.nominal_s for w in self.active), default=float(MINUTES_PER_DAY * 60))
+    if table.has("penalties") and metric != "laeq":
+        raise fail(table.at("penalties"), f'only for metric "laeq", got "{metric}"')
+    return _present(
+        metric=metric,
+        window_s=window,
+        align=align,
+        tiers=_tiers(table, "limit_db", "limit_db", count=False),
+        hysteresis_db=table.number("hysteresis_db", 0, 100),
+        min_coverage=table.number("min_coverage", 0, 1, low_open=True),
+        penalties=_penalties(table),
+        reference=reference,
+        reference_window_s=reference_window,
+    )
 
 
-def _aligned_lookback_s(align: Align, window_s: float, rule: RuleCommon) -> float:
-    if align == "rolling":
-        return window_s
-    length = rule._active_nominal_s() if align == "period" else window_s
-    return length + (DST_ALLOWANCE_S if length > DST_ALLOWANCE_S else 0.0)
+def _labels(table: Table) -> frozenset[str]:
+    labels = table.strings("labels", MAX_SCOPE_ITEMS, pattern=_LABEL, hint="a label", min_items=1)
+    if labels is None:
+        raise fail(table.at("labels"), "is required")
+    return frozenset(labels)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LevelRule(RuleCommon):
-    """A level metric over a window exceeds a limit (with tiers and hysteresis)."""
-
-    kind: ClassVar[Literal["level"]] = "level"
-    metric: Metric
-    window_s: float
-    """Window length; for ``align="period"`` the nominal length of the longest active window
-    (informational: the windows are the occurrences of ``active``)."""
-    tiers: tuple[Tier, ...]
-    """Ascending limits in dB, unique names."""
-    align: Align = "rolling"
-    hysteresis_db: float = 0.0
-    """While firing the condition holds down to limit - hysteresis."""
-    min_coverage: float = 0.5
-    """Fraction of the window that must be measured for a value."""
-    penalties: tuple[Penalty, ...] = ()
-    """Levels added inside windows (laeq only)."""
-    reference: Reference = "none"
-    """``ambient_laf90``: limits are relative to the LAF90 over ``reference_window_s`` before the
-    window (rolling laeq/lafmax only)."""
-    reference_window_s: float = 3600.0
-
-    @property
-    def hysteresis(self) -> float:
-        """Hysteresis in dB."""
-        return self.hysteresis_db
-
-    @property
-    def step_s(self) -> float:
-        """Sample spacing: minute data for windows of a minute or more, records below."""
-        return 60.0 if self.window_s >= 60 else 1.0
-
-    @property
-    def lookback_s(self) -> float:
-        """Data needed before the first sample (window, reference window, DST allowance)."""
-        reference = self.reference_window_s if self.reference == "ambient_laf90" else 0.0
-        return _aligned_lookback_s(self.align, self.window_s, self) + reference
-
-    def _kind_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "metric": self.metric,
-            "window_s": self.window_s,
-            "align": self.align,
-            "tiers": [{"name": t.name, "limit_db": t.limit} for t in self.tiers],
-            "hysteresis_db": self.hysteresis_db,
-            "min_coverage": self.min_coverage,
-            "penalties": [{**p.window.to_dict(), "add_db": p.add_db} for p in self.penalties],
-            "reference": self.reference,
-        }
-        if self.reference == "ambient_laf90":
-            out["reference_window_s"] = self.reference_window_s
-        return out
+def _event(table: Table) -> dict[str, Any]:
+    return _present(
+        labels=_labels(table),
+        min_confidence=table.number("min_confidence", 0, 1),
+        min_laeq_db=table.number("min_laeq_db", 0, MAX_DB),
+        min_lafmax_db=table.number("min_lafmax_db", 0, MAX_DB),
+    )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EventRule(RuleCommon):
-    """A qualifying sound event overlaps the sample (value 1.0, else 0.0)."""
-
-    kind: ClassVar[Literal["event"]] = "event"
-    labels: frozenset[str]
-    min_confidence: float = 0.0
-    min_laeq_db: float | None = None
-    min_lafmax_db: float | None = None
-
-    @property
-    def tiers(self) -> tuple[Tier, ...]:
-        """The one condition tier."""
-        return CONDITION_TIERS
-
-    @property
-    def hysteresis(self) -> float:
-        """No hysteresis for conditions."""
-        return 0.0
-
-    @property
-    def step_s(self) -> float:
-        """One-second samples."""
-        return 1.0
-
-    @property
-    def lookback_s(self) -> float:
-        """One step: the server passes the events that overlap ``[t_from - lookback_s, t_to]``."""
-        return self.step_s
-
-    def _kind_dict(self) -> dict[str, Any]:
-        return {
-            "labels": sorted(self.labels),
-            "min_confidence": self.min_confidence,
-            "min_laeq_db": self.min_laeq_db,
-            "min_lafmax_db": self.min_lafmax_db,
-        }
+def _event_count(table: Table) -> dict[str, Any]:
+    align = table.choice("align", ("rolling", "clock")) or "rolling"
+    return _present(
+        labels=_labels(table),
+        min_confidence=table.number("min_confidence", 0, 1),
+        window_s=_window_length(table, align, low=1, minutes=False),
+        align=align,
+        tiers=_tiers(table, "limit", "limit", count=True),
+    )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EventCountRule(RuleCommon):
-    """More qualifying event starts in a window than a limit (value = the count)."""
-
-    kind: ClassVar[Literal["event_count"]] = "event_count"
-    labels: frozenset[str]
-    window_s: float
-    tiers: tuple[Tier, ...]
-    """Ascending counts, unique names."""
-    min_confidence: float = 0.0
-    align: Literal["rolling", "clock"] = "rolling"
-
-    @property
-    def hysteresis(self) -> float:
-        """No hysteresis for counts."""
-        return 0.0
-
-    @property
-    def step_s(self) -> float:
-        """Minute samples for windows of a minute or more, else one second."""
-        return 60.0 if self.window_s >= 60 else 1.0
-
-    @property
-    def lookback_s(self) -> float:
-        """One window (plus the DST allowance for clock windows over an hour)."""
-        return _aligned_lookback_s(self.align, self.window_s, self)
-
-    def _kind_dict(self) -> dict[str, Any]:
-        return {
-            "labels": sorted(self.labels),
-            "min_confidence": self.min_confidence,
-            "window_s": self.window_s,
-            "align": self.align,
-            "tiers": [{"name": t.name, "limit": int(t.limit)} for t in self.tiers],
-        }
+def _health(table: Table) -> dict[str, Any]:
+    check = table.choice("check", _CHECKS)
+    if check is None:
+        raise fail(table.at("check"), "is required")
+    allowed = HEALTH_PARAMS[check]
+    for key in _HEALTH_KEYS[1:]:
+        if table.has(key) and key not in allowed:
+            takes = ", ".join(allowed) if allowed else "no parameters"
+            raise fail(table.at(key), f'not a parameter of check "{check}" (it takes {takes})')
+    return _present(
+        check=check,
+        after_s=table.number("after_s", 1, MAX_DURATION_S),
+        flat_db=table.number("flat_db", 0, 20, low_open=True),
+        margin_db=table.number("margin_db", 0, 50),
+        max_clipped=table.integer("max_clipped", 0, 10**9),
+        max_depth=table.integer("max_depth", 0, 10**9),
+        heartbeats=table.integer("heartbeats", 2, 1000),
+        max_age_days=table.number("max_age_days", 0, 36500, low_open=True),
+        missing_fires=table.boolean("missing_fires"),
+    )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HealthRule(RuleCommon):
-    """A sensor health check (value 1.0 while the check fails, else 0.0).
-
-    Only the parameters of ``check`` (``HEALTH_PARAMS``) mean anything; the others keep their
-    defaults and are left out of ``to_dict`` and the hash."""
-
-    kind: ClassVar[Literal["health"]] = "health"
-    check: HealthCheck
-    after_s: float = 300.0
-    """offline: no heartbeat for this long; stuck, noise_floor: the state lasts this long."""
-    flat_db: float = 0.2
-    """stuck: LAF10 - LAF90 below this and LAFmax - LAF90 below twice this."""
-    margin_db: float = 1.0
-    """noise_floor: LAeq at or below the sensor's noise floor plus this."""
-    max_clipped: int = 0
-    """clipping: more clipped samples than this in a minute."""
-    max_depth: int = 1000
-    """outbox_growing: outbox deeper than this."""
-    heartbeats: int = 3
-    """outbox_growing: or rising over this many heartbeats."""
-    max_age_days: float = 365.0
-    """calibration_age: calibration older than this."""
-    missing_fires: bool = True
-    """calibration_age: a missing calibration date fails the check."""
-
-    @property
-    def tiers(self) -> tuple[Tier, ...]:
-        """The one condition tier."""
-        return CONDITION_TIERS
-
-    @property
-    def hysteresis(self) -> float:
-        """No hysteresis for conditions."""
-        return 0.0
-
-    @property
-    def step_s(self) -> float:
-        """Minute samples."""
-        return 60.0
-
-    @property
-    def lookback_s(self) -> float:
-        """``after_s`` for the checks that wait, a minute for clipping, else an hour."""
-        if "after_s" in HEALTH_PARAMS[self.check]:
-            return self.after_s
-        return 60.0 if self.check == "clipping" else HEALTH_LOOKBACK_S
-
-    def _kind_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"check": self.check}
-        for name in HEALTH_PARAMS[self.check]:
-            out[name] = getattr(self, name)
-        return out
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BudgetRule(RuleCommon):
-    """Warns before an aligned window's LAeq reaches its limit at the current level.
-
-    The sample value is the predicted number of seconds until the limit is reached (0 once it
-    is certain); the condition is that value <= ``warn_within_s`` and shorter than the time left
-    in the window, computed by the budget module, not by ``value > tier.limit``. The one tier
-    carries the window's limit in dB for messages and payloads."""
-
-    kind: ClassVar[Literal["budget"]] = "budget"
-    metric: Literal["laeq"] = "laeq"
-    window_s: float
-    """Window length; for ``align="period"`` the nominal length of the longest active window."""
-    align: Literal["clock", "period"]
-    limit_db: float
-    warn_within_s: float = 1800.0
-    basis_s: float = 300.0
-    """The current level is the LAeq of the last this many seconds."""
-
-    @property
-    def tiers(self) -> tuple[Tier, ...]:
-        """One tier "limit" with the window's limit in dB."""
-        return (Tier("limit", self.limit_db),)
-
-    @property
-    def hysteresis(self) -> float:
-        """No hysteresis."""
-        return 0.0
-
-    @property
-    def step_s(self) -> float:
-        """Minute samples."""
-        return 60.0
-
-    @property
-    def lookback_s(self) -> float:
-        """One aligned window (DST allowance included) plus the basis of the current level."""
-        return _aligned_lookback_s(self.align, self.window_s, self) + self.basis_s
-
-    def _kind_dict(self) -> dict[str, Any]:
-        return {
-            "metric": self.metric,
-            "window_s": self.window_s,
-            "align": self.align,
-            "limit_db": self.limit_db,
-            "warn_within_s": self.warn_within_s,
-            "basis_s": self.basis_s,
-        }
-
-
-Rule = LevelRule | EventRule | EventCountRule | HealthRule | BudgetRule
-RULE_CLASSES: Mapping[str, type[Rule]] = MappingProxyType(
-    {cls.kind: cls for cls in (LevelRule, EventRule, EventCountRule, HealthRule, BudgetRule)}
-)
-
-
-@dataclass(frozen=True, slots=True)
-class RuleSet:
-    """Validated rules with unique ids, in their given order."""
-
-    rules: tuple[Rule, ...] = ()
-    by_id: Mapping[str, Rule] = field(init=False, repr=False, compare=False)
-    """The rules by id."""
-
-    def __post_init__(self) -> None:
-        by_id: dict[str, Rule] = {}
-        for rule in self.rules:
-            if rule.id in by_id:
-                raise RuleError(f"rule id {rule.id!r} is used twice")
-            by_id[rule.id] = rule
-        object.__setattr__(self, "by_id", MappingProxyType(by_id))
-
-    def for_sensor(self, site: str, sensor: str) -> tuple[Rule, ...]:
-        """The enabled rules whose scope covers a sensor, in set order."""
-        return tuple(r for r in self.rules if r.enabled and r.applies_to(site, sensor))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The normalised plain form of the whole set."""
-        return {"rules": [rule.to_dict() for rule in self.rules]}
+def _budget(table: Table) -> dict[str, Any]:
+    table.choice("metric", ("laeq",))
+    align = table.choice("align", ("clock", "period"))
+    if align is None:
+        raise fail(table.at("align"), 'is required ("clock" or "period")')
+    limit = table.number("limit_db", 0, MAX_DB)
+    if limit is None:
+        raise fail(table.at("limit_db"), "is required")
+    basis = table.number("basis_s", 60, 3600)
+    if basis is not None and basis % 60:
+        raise fail(table.at("basis_s"), f"must be whole minutes, got {basis:g}")
+    window = _window_length(table, align, low=60, minutes=True)
+    return _present(
+        window_s=window,
+        align=align,
+        limit_db=limit,
+        warn_within_s=table.number("warn_within_s", 0, 86400, low_open=True),
+        basis_s=basis,
+        penalties=_penalties(table),
+    )
