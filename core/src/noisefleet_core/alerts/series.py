@@ -9,7 +9,7 @@ way the server's minute aggregates are defined (energy and measured seconds add 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -36,11 +36,11 @@ def _check_rows(series: object, key: str) -> None:
     """Every array and tuple field has as many rows as ``key``; ``key`` ascends."""
     times = getattr(series, key)
     n = len(times)
-    for field in fields(series):  # type: ignore[arg-type]
-        value = getattr(series, field.name)
+    for column in fields(series):  # type: ignore[arg-type]
+        value = getattr(series, column.name)
         if isinstance(value, np.ndarray | tuple) and len(value) != n:
             name = type(series).__name__
-            raise AlertError(f"{name}.{field.name}: {len(value)} rows, {key} has {n}")
+            raise AlertError(f"{name}.{column.name}: {len(value)} rows, {key} has {n}")
     if n > 1 and bool(np.any(np.diff(times) < 0)):
         raise AlertError(f"{type(series).__name__}.{key} must ascend")
 
@@ -49,10 +49,10 @@ def _take(series: Any, key: str, t_from: float, t_to: float) -> Any:
     times = getattr(series, key)
     lo, hi = np.searchsorted(times, [t_from, t_to], side="left")
     changes = {}
-    for field in fields(series):
-        value = getattr(series, field.name)
+    for column in fields(series):
+        value = getattr(series, column.name)
         if isinstance(value, np.ndarray | tuple) and len(value) == len(times):
-            changes[field.name] = value[lo:hi]
+            changes[column.name] = value[lo:hi]
     return replace(series, **changes)
 
 
@@ -209,10 +209,10 @@ class SensorData:
 
     timezone: str = "UTC"
     """IANA time zone of the sensor's site (local time windows, clock alignment)."""
-    minutes: MinuteSeries = MinuteSeries.empty()
-    records: RecordSeries = RecordSeries.empty()
-    events: EventSeries = EventSeries.empty()
-    health: HealthSeries = HealthSeries.empty()
+    minutes: MinuteSeries = field(default_factory=MinuteSeries.empty)
+    records: RecordSeries = field(default_factory=RecordSeries.empty)
+    events: EventSeries = field(default_factory=EventSeries.empty)
+    health: HealthSeries = field(default_factory=HealthSeries.empty)
     noise_floor_db: float | None = None
     """The sensor's self-noise LAeq (noise_floor check); None: unknown, the check has no value."""
 
