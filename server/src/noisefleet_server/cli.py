@@ -1,4 +1,4 @@
-"""``noisefleet-server``: migrate, run, check and the registry's admin verbs.
+"""``noisefleet-server``: migrate, run, check, the registry's admin verbs and ``alerts``.
 
 Every error is one line on stderr and exit status 1 (2 for usage errors); nothing prints a
 traceback for bad input, a missing file or an unreachable service.
@@ -18,6 +18,7 @@ import aiomqtt
 import psycopg
 
 from noisefleet_server import registry
+from noisefleet_server.alerts import cli as alerts_cli
 from noisefleet_server.commands import model_commands, send_and_wait
 from noisefleet_server.config import ServerConfig, broker_address, load_config, redacted_url
 from noisefleet_server.db.migrate import migrate
@@ -76,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     push.add_argument("sensor")
     push.add_argument("folder", type=Path)
     push.add_argument("--timeout-s", type=float, default=120.0)
+    alerts_cli.add_parser(sub)
     return parser
 
 
@@ -273,6 +275,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_check(config))
         if args.command == "sites":
             return asyncio.run(_sites(config, args))
+        if args.command == "alerts":
+            if alerts_cli.offline_verb(args):
+                return alerts_cli.run_offline(args, config)
+            code: int = asyncio.run(
+                _with_db(config, lambda conn: alerts_cli.run_online(conn, args, config))
+            )
+            return code
         return asyncio.run(_sensors(config, args))
     except ServerError as error:
         print(f"noisefleet-server: {error}", file=sys.stderr)

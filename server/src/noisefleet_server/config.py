@@ -98,12 +98,32 @@ class RetentionSettings:
 
 
 @dataclass(frozen=True)
+class AlertSettings:
+    enabled: bool = True
+    """Evaluate alert rules in this server process (several processes share the work)."""
+    rules_file: str = ""
+    """TOML file of alert rules (docs/alerts.md), merged with the rules kept in the database;
+    relative to the config file. Empty: database rules only."""
+    interval_s: float = 1.0
+    """How often sensors with new data are evaluated."""
+    health_interval_s: float = 30.0
+    """How often the health rules of every sensor are evaluated against the clock."""
+    rules_refresh_s: float = 10.0
+    """How often the database's rules are re-read."""
+    late_after_s: float = 300.0
+    """An alert whose change lies further in the past than this when it is evaluated (data
+    replayed after an outage) is marked late and never notified as if live."""
+    max_sensors_per_pass: int = 500
+
+
+@dataclass(frozen=True)
 class ServerConfig:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     mqtt: MqttSettings = field(default_factory=MqttSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     rollups: RollupSettings = field(default_factory=RollupSettings)
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
     log_level: str = "info"
 
 
@@ -122,6 +142,7 @@ _SECTIONS: dict[str, type] = {
     "ingest": IngestSettings,
     "rollups": RollupSettings,
     "retention": RetentionSettings,
+    "alerts": AlertSettings,
 }
 
 
@@ -182,7 +203,7 @@ def _validate(config: ServerConfig, from_file: Mapping[str, Mapping[str, object]
             "mqtt.url: do not put the password in the file; use mqtt.password_file "
             "or NOISEFLEET_MQTT_URL"
         )
-    for section in (config.ingest, config.rollups, config.retention, config.mqtt):
+    for section in (config.ingest, config.rollups, config.retention, config.mqtt, config.alerts):
         name = next(k for k, v in _SECTIONS.items() if v is type(section))
         for f in dataclasses.fields(section):
             value = getattr(section, f.name)
@@ -250,6 +271,13 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         config = dataclasses.replace(
             config,
             mqtt=dataclasses.replace(config.mqtt, url=_with_password(config.mqtt.url, secret)),
+        )
+    if config.alerts.rules_file and not Path(config.alerts.rules_file).is_absolute() and base:
+        config = dataclasses.replace(
+            config,
+            alerts=dataclasses.replace(
+                config.alerts, rules_file=str(base / config.alerts.rules_file)
+            ),
         )
     for key in ("ca_file", "cert_file", "key_file"):
         value = getattr(config.mqtt, key)

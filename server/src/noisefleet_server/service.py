@@ -3,8 +3,8 @@
 Steps:
 1. open the connection pool (waiting for the database with back-off) and check that the schema
    is migrated; create the partitions of this month and the next;
-2. run, in one TaskGroup: the ingest worker, the roll-up loop (every ``rollups.interval_s``)
-   and the retention loop (hourly);
+2. run, in one TaskGroup: the ingest worker, the roll-up loop (every ``rollups.interval_s``),
+   the retention loop (hourly) and the alert engine (``alerts.engine``);
 3. SIGTERM/SIGINT only set ``stop``: the ingest stops reading, commits and acknowledges what it
    holds, disconnects; the loops finish their pass; the pool closes; exit 0.
 """
@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from noisefleet_server.alerts.engine import AlertEngine
 from noisefleet_server.config import ServerConfig
 from noisefleet_server.db.retention_sql import apply_retention, ensure_upcoming_partitions
 from noisefleet_server.db.rollups_sql import run_rollup_pass
@@ -93,6 +94,7 @@ async def serve(
             async with pool.connection() as conn:
                 await ensure_upcoming_partitions(conn, datetime.now(UTC))
         worker = IngestWorker(config, pool, timescale=timescale)
+        engine = AlertEngine(config, pool) if config.alerts.enabled else None
 
         async def rollups() -> None:
             async with pool.connection() as conn:
@@ -118,6 +120,8 @@ async def serve(
             group.create_task(worker.run(stop))
             group.create_task(_loop("roll-ups", config.rollups.interval_s, stop, rollups))
             group.create_task(_loop("retention", RETENTION_INTERVAL_S, stop, retention))
+            if engine is not None:
+                group.create_task(engine.run(stop))
             announcer = group.create_task(announce())
             await stop.wait()
             announcer.cancel()

@@ -9,7 +9,8 @@
    already stored under its start is a duplicate), written with COPY and one upsert;
 4. upsert events by ``event_id`` (a later part or the end report wins), heartbeats, status;
 5. update each sensor's highest data sequence and its gaps (filled by replays);
-6. mark the hours touched for the roll-up maintenance; store the dead letters.
+6. mark the hours touched for the roll-up maintenance, and the span of time touched per sensor
+   for the alert evaluator (``alert_dirty``); store the dead letters.
 """
 
 from __future__ import annotations
@@ -162,17 +163,19 @@ async def _store_heartbeats(conn: AsyncConnection, items: list[tuple[int, Accept
                 m.feature_params_hash,
                 m.calibration_offset_db,
                 date.fromisoformat(m.calibration_date) if m.calibration_date else None,
+                m.source_error,
             )
         )
     columns = [list(c) for c in zip(*rows, strict=True)]
     await conn.execute(
         "INSERT INTO noisefleet_store.heartbeats (sensor_id, sent_at, uptime_s, cpu_percent,"
         " temperature_c, disk_free_bytes, outbox_depth, outbox_dropped, dropped_frames,"
-        " clock_synced, model_sha256)"
+        " clock_synced, model_sha256, source_error)"
         " SELECT * FROM unnest(%s::int4[], %s::timestamptz[], %s::float8[], %s::float8[],"
-        " %s::float8[], %s::int8[], %s::int4[], %s::int4[], %s::int8[], %s::bool[], %s::text[])"
+        " %s::float8[], %s::int8[], %s::int4[], %s::int4[], %s::int8[], %s::bool[], %s::text[],"
+        " %s::text[])"
         " ON CONFLICT DO NOTHING",
-        columns[:11],
+        [*columns[:11], columns[15]],
     )
     await conn.execute(
         "UPDATE noisefleet_store.sensors s SET heartbeat_at = h.sent_at,"
@@ -278,6 +281,41 @@ async def _store_sequences(conn: AsyncConnection, items: list[tuple[int, Accepte
             )
 
 
+async def _mark_alert_dirty(conn: AsyncConnection, fresh: Sequence[tuple[int, Accepted]]) -> None:
+    """Per sensor, the span of measurement time its new level records and events touch (what
+    the alert evaluator must re-read)."""
+    spans: dict[tuple[int, str], tuple[datetime, datetime]] = {}
+    for sid, a in fresh:
+        for kind, items in (("levels", a.levels), ("events", a.events)):
+            if not items:
+                continue
+            start, end = min(r.start for r in items), max(r.end for r in items)
+            if (sid, kind) in spans:
+                before = spans[(sid, kind)]
+                start, end = min(start, before[0]), max(end, before[1])
+            spans[(sid, kind)] = (start, end)
+    if not spans:
+        return
+    ids = sorted({sid for sid, _ in spans})
+
+    def column(kind: str, index: int) -> list[datetime | None]:
+        return [spans[(i, kind)][index] if (i, kind) in spans else None for i in ids]
+
+    await conn.execute(
+        "INSERT INTO noisefleet_store.alert_dirty AS d"
+        " (sensor_id, levels_from, levels_to, events_from, events_to)"
+        " SELECT * FROM unnest(%s::int4[], %s::timestamptz[], %s::timestamptz[],"
+        " %s::timestamptz[], %s::timestamptz[])"
+        " ON CONFLICT (sensor_id) DO UPDATE SET"
+        " levels_from = LEAST(d.levels_from, EXCLUDED.levels_from),"
+        " levels_to = GREATEST(d.levels_to, EXCLUDED.levels_to),"
+        " events_from = LEAST(d.events_from, EXCLUDED.events_from),"
+        " events_to = GREATEST(d.events_to, EXCLUDED.events_to),"
+        " generation = d.generation + 1, marked_at = now()",
+        (ids, column("levels", 0), column("levels", 1), column("events", 0), column("events", 1)),
+    )
+
+
 async def store_dead_letters(conn: AsyncConnection, dead: Sequence[Rejected]) -> None:
     if not dead:
         return
@@ -358,6 +396,7 @@ async def store_batch(
         " WHERE s.sensor_id = u.sensor_id",
         (list(last_seen), list(last_seen.values())),
     )
+    await _mark_alert_dirty(conn, fresh)
     dirty = sorted(level_hours | event_hours)
     if dirty:
         await conn.execute(

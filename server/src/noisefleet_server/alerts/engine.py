@@ -1,0 +1,188 @@
+"""The alert engine: a thin async loop around ``evaluate_sql.evaluate_sensor``.
+
+Steps of ``AlertEngine.run`` (until ``stop``):
+1. every ``alerts.rules_refresh_s``, (re)load the rules (file + database, validated as a whole;
+   an invalid set is reported in one line and the last valid one stays in force);
+2. every ``alerts.interval_s``: for each sensor with new data (``alert_dirty``, oldest first),
+   in its own transaction: take its evaluation lock (other server processes skip it), take the
+   mark, evaluate its rules, write alerts, state and notifications, commit;
+3. every ``alerts.health_interval_s``: evaluate the health rules of every sensor against the
+   clock (offline, stuck, clock, calibration …);
+4. database down: log one line and retry later; a sensor whose evaluation fails for another
+   reason is logged and retried after a back-off, without blocking the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from noisefleet_core.alerts.errors import AlertError
+from noisefleet_core.alerts.rules import Rule, RuleSet, parse_rules
+from noisefleet_server.alerts.evaluate_sql import EvaluationCounters, evaluate_sensor
+from noisefleet_server.alerts.rules_source import load_rule_set
+from noisefleet_server.alerts.store_sql import (
+    SensorRef,
+    all_sensors,
+    dirty_sensors,
+    lock_sensor,
+    take_dirty,
+)
+from noisefleet_server.config import ServerConfig
+
+log = logging.getLogger("noisefleet.alerts")
+
+FAILURE_BACKOFF_S = 30.0
+
+Enqueue = Callable[[AsyncConnection, Rule, dict[str, Any]], Any]
+
+
+def notifier_enqueue(config: ServerConfig) -> Enqueue:
+    """Queue a payload for the rule's notifiers (all configured ones when it names none)."""
+    names = [n.name for n in config.notifiers]
+
+    async def enqueue(conn: AsyncConnection, rule: Rule, payload: dict[str, Any]) -> None:
+        targets = list(rule.notify or ()) or names
+        if targets:
+            from noisefleet_server.notify.queue_sql import enqueue as queue
+
+            await queue(conn, targets, payload)
+
+    return enqueue
+
+
+class AlertEngine:
+    """See the module docstring; ``now`` is injectable for tests."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        pool: AsyncConnectionPool,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.settings = config.alerts
+        self.pool = pool
+        self.now = now
+        self.rules: RuleSet = parse_rules({"rules": []})
+        self.rules_error: str | None = None
+        self.counters = EvaluationCounters()
+        self.enqueue = notifier_enqueue(config)
+        self.wake = asyncio.Event()
+        self._failed: dict[int, float] = {}
+        self._rules_loaded_at = -1e18
+        self._health_at = -1e18
+
+    async def refresh_rules(self, force: bool = False) -> None:
+        clock = time.monotonic()
+        if not force and clock - self._rules_loaded_at < self.settings.rules_refresh_s:
+            return
+        self._rules_loaded_at = clock
+        names = [n.name for n in self.config.notifiers]
+        try:
+            async with self.pool.connection() as conn:
+                rules = await load_rule_set(conn, self.settings.rules_file, names)
+        except AlertError as error:
+            if str(error) != self.rules_error:
+                log.error("alert rules not applied (the previous rules stay in force): %s", error)
+            self.rules_error = str(error)
+            return
+        self.rules_error = None
+        self.rules = rules
+
+    async def _one(self, ref: SensorRef, health: bool) -> None:
+        retry_at = self._failed.get(ref.sensor_id)
+        if retry_at is not None and time.monotonic() < retry_at:
+            return
+        rules = [
+            r for r in self.rules.for_sensor(ref.site, ref.sensor) if (r.kind == "health") == health
+        ]
+        try:
+            async with self.pool.connection() as conn, conn.transaction():
+                if not await lock_sensor(conn, ref.sensor_id):
+                    return
+                dirty = None
+                if not health:
+                    dirty = await take_dirty(conn, ref.sensor_id)
+                    if dirty is None:
+                        return
+                if rules:
+                    await evaluate_sensor(
+                        conn,
+                        ref,
+                        rules,
+                        dirty,
+                        self.now(),
+                        self.settings.late_after_s,
+                        self.enqueue,
+                        self.counters,
+                    )
+        except (psycopg.OperationalError, PoolTimeout):
+            raise
+        except (AlertError, psycopg.Error, ValueError, ArithmeticError) as error:
+            self._failed[ref.sensor_id] = time.monotonic() + FAILURE_BACKOFF_S
+            log.error(
+                "alerts: %s/%s not evaluated (retry in %.0f s): %s",
+                ref.site,
+                ref.sensor,
+                FAILURE_BACKOFF_S,
+                " ".join(str(error).split())[:300],
+            )
+        else:
+            self._failed.pop(ref.sensor_id, None)
+
+    async def pass_dirty(self) -> int:
+        async with self.pool.connection() as conn:
+            refs = await dirty_sensors(conn, self.settings.max_sensors_per_pass)
+        for ref in refs:
+            await self._one(ref, health=False)
+        return len(refs)
+
+    async def pass_health(self) -> None:
+        if not any(r.kind == "health" for r in self.rules.rules):
+            return
+        async with self.pool.connection() as conn:
+            refs = await all_sensors(conn)
+        for ref in refs:
+            await self._one(ref, health=True)
+
+    async def run_once(self) -> None:
+        """One refresh + dirty pass + health pass (tests and ``alerts evaluate``)."""
+        await self.refresh_rules(force=True)
+        while await self.pass_dirty() >= self.settings.max_sensors_per_pass:
+            pass
+        await self.pass_health()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.refresh_rules()
+                busy = await self.pass_dirty() >= self.settings.max_sensors_per_pass
+                if time.monotonic() - self._health_at >= self.settings.health_interval_s:
+                    self._health_at = time.monotonic()
+                    await self.pass_health()
+            except (psycopg.OperationalError, PoolTimeout) as error:
+                log.warning("alerts: database unavailable (%s)", " ".join(str(error).split())[:200])
+                busy = False
+            if busy:
+                continue
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(_first(stop, self.wake), self.settings.interval_s)
+
+
+async def _first(*events: asyncio.Event) -> None:
+    waiters = [asyncio.create_task(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
