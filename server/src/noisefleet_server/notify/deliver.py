@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import socket
 import ssl
 import time
 from dataclasses import dataclass
@@ -151,6 +152,19 @@ def _outcome(response: _Response, url: str) -> Outcome:
     return Failed(f"{_origin(url)[1]} refused the notification: {said}")
 
 
+def describe_connection_error(error: BaseException) -> str:
+    """One line for a failed connection (asyncio's texts name the call, not the problem)."""
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused (is the receiver running?)"
+    if isinstance(error, socket.gaierror):
+        return f"cannot resolve the host name ({one_line(error)})"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS certificate not accepted ({error.verify_message or one_line(error)})"
+    if isinstance(error, ConnectionResetError | BrokenPipeError):
+        return "the receiver closed the connection"
+    return one_line(error)
+
+
 def webhook_headers(
     settings: WebhookSettings, claimed: Claimed, body: bytes, timestamp: int
 ) -> list[tuple[str, str]]:
@@ -190,4 +204,4 @@ async def post_webhook(settings: WebhookSettings, claimed: Claimed) -> Outcome:
     except TimeoutError:
         return Retry(f"{_origin(url)[1]}: no answer within {settings.timeout_s:g} s")
     except (OSError, HttpProtocolError) as error:  # ssl.SSLError is an OSError
-        return Retry(f"{_origin(url)[1]}: {one_line(error)}")
+        return Retry(f"{_origin(url)[1]}: {describe_connection_error(error)}")
