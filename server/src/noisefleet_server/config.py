@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
 from noisefleet_server.errors import ConfigError
+from noisefleet_server.notify.config import NotifierSettings, NotifySettings, parse_notifiers
 
 ENV_PREFIX = "NOISEFLEET_"
 
@@ -125,6 +126,9 @@ class ServerConfig:
     retention: RetentionSettings = field(default_factory=RetentionSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     log_level: str = "info"
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    notifiers: tuple[NotifierSettings, ...] = ()
+    """The ``[notifiers.<name>]`` tables (``notify.config``), in file order."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,7 @@ _SECTIONS: dict[str, type] = {
     "rollups": RollupSettings,
     "retention": RetentionSettings,
     "alerts": AlertSettings,
+    "notify": NotifySettings,
 }
 
 
@@ -244,7 +249,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
             raise ConfigError(f"--config: cannot read {path}: {error.strerror}") from None
         except tomllib.TOMLDecodeError as error:
             raise ConfigError(f"--config: {path} is not valid TOML: {error}") from None
-    unknown = sorted(set(data) - set(_SECTIONS) - {"log_level"})
+    unknown = sorted(set(data) - set(_SECTIONS) - {"log_level", "notifiers"})
     if unknown:
         raise ConfigError(f"unknown section(s) {', '.join(unknown)} in {path}")
     for name in _SECTIONS:
@@ -256,7 +261,8 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
     log_level = env.get(f"{ENV_PREFIX}LOG_LEVEL", data.get("log_level", "info"))
     if not isinstance(log_level, str):
         raise ConfigError("log_level: expected a string")
-    config = ServerConfig(**sections, log_level=log_level)
+    notifiers = parse_notifiers(data.get("notifiers", {}), base, env)
+    config = ServerConfig(**sections, log_level=log_level, notifiers=notifiers)
     _validate(config, data)
     if config.database.password_file:
         secret = _read_secret("database.password_file", config.database.password_file, base)

@@ -4,7 +4,8 @@ Steps:
 1. open the connection pool (waiting for the database with back-off) and check that the schema
    is migrated; create the partitions of this month and the next;
 2. run, in one TaskGroup: the ingest worker, the roll-up loop (every ``rollups.interval_s``),
-   the retention loop (hourly) and the alert engine (``alerts.engine``);
+   the retention loop (hourly), the alert engine (``alerts.engine``) and, with notifiers
+   configured, the notification worker;
 3. SIGTERM/SIGINT only set ``stop``: the ingest stops reading, commits and acknowledges what it
    holds, disconnects; the loops finish their pass; the pool closes; exit 0.
 """
@@ -26,6 +27,7 @@ from noisefleet_server.db.retention_sql import apply_retention, ensure_upcoming_
 from noisefleet_server.db.rollups_sql import run_rollup_pass
 from noisefleet_server.errors import ServerError
 from noisefleet_server.ingest.service import Backoff, IngestWorker
+from noisefleet_server.notify.worker import DeliveryWorker
 
 log = logging.getLogger("noisefleet.server")
 
@@ -122,6 +124,8 @@ async def serve(
             group.create_task(_loop("retention", RETENTION_INTERVAL_S, stop, retention))
             if engine is not None:
                 group.create_task(engine.run(stop))
+            if config.notifiers:  # queued notifications delivered
+                group.create_task(DeliveryWorker(config, pool).run(stop))
             announcer = group.create_task(announce())
             await stop.wait()
             announcer.cancel()

@@ -37,6 +37,7 @@ from noisefleet_server.alerts.store_sql import (
     take_dirty,
 )
 from noisefleet_server.config import ServerConfig
+from noisefleet_server.notify.queue_sql import enqueue as queue_notifications
 
 log = logging.getLogger("noisefleet.alerts")
 
@@ -52,9 +53,7 @@ def notifier_enqueue(config: ServerConfig) -> Enqueue:
     async def enqueue(conn: AsyncConnection, rule: Rule, payload: dict[str, Any]) -> None:
         targets = list(rule.notify or ()) or names
         if targets:
-            from noisefleet_server.notify.queue_sql import enqueue as queue
-
-            await queue(conn, targets, payload)
+            await queue_notifications(conn, targets, payload)
 
     return enqueue
 
