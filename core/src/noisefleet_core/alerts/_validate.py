@@ -21,7 +21,8 @@ MAX_STRING_CHARS = 256
 """Longest string accepted anywhere in a rule."""
 MAX_TABLE_KEYS = 64
 """More keys than this in one table cannot be a rule (every kind has fewer)."""
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+"""Control characters and line separators: a message or a name must stay on one line."""
 _SHOWN_CHARS = 40
 
 S = TypeVar("S", bound=str)
@@ -43,7 +44,7 @@ def show(value: object) -> str:
         return repr(value)
     if isinstance(value, str):
         text = value if len(value) <= _SHOWN_CHARS else value[:_SHOWN_CHARS] + "…"
-        return json.dumps(text)
+        return _CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", json.dumps(text, ensure_ascii=False))
     if isinstance(value, Mapping):
         return f"a table of {len(value)} keys"
     if isinstance(value, list | tuple):

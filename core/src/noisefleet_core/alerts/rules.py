@@ -122,6 +122,7 @@ _KIND_KEYS: Mapping[str, tuple[str, ...]] = {
     "health": _HEALTH_KEYS,
     "budget": _BUDGET_KEYS,
 }
+_ANY_KIND_KEYS = frozenset(key for keys in _KIND_KEYS.values() for key in keys)
 _KINDS: tuple[RuleKind, ...] = get_args(RuleKind)
 _SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 _METRICS: tuple[Metric, ...] = get_args(Metric)
@@ -187,7 +188,11 @@ def parse_rule(obj: object, path: str = "rule") -> Rule:
     kind = Table(obj, path, obj.keys()).choice("kind", _KINDS)
     if kind is None:
         raise fail(f"{path}.kind", "is required")
-    table = Table(obj, path, (*_COMMON_KEYS, *_KIND_KEYS[kind]))
+    known = (*_COMMON_KEYS, *_KIND_KEYS[kind])
+    for key in obj:
+        if key in _ANY_KIND_KEYS and key not in known:
+            raise fail(f"{path}.{key}", f'not a key of kind "{kind}"')
+    table = Table(obj, path, known)
     common = _common(table)
     common["id"] = rule_id
     if kind == "level":
@@ -356,7 +361,7 @@ def _level(table: Table) -> dict[str, Any]:
         raise fail(
             table.at("reference_window_s"), f"must be whole minutes, got {reference_window:g}"
         )
-    if table.has("penalties") and metric != "laeq":
+    if table.items("penalties", MAX_WINDOWS) and metric != "laeq":
         raise fail(table.at("penalties"), f'only for metric "laeq", got "{metric}"')
     return _present(
         metric=metric,
