@@ -333,3 +333,17 @@ def test_time_window_defaults_cover_the_whole_day() -> None:
     assert window.nominal_s == 86400
     assert not window.crosses_midnight
     assert TimeWindow(start_min=360, end_min=360).nominal_s == 86400
+
+
+def test_for_sensor_looks_up_one_site_of_many_rules_quickly() -> None:
+    data = {
+        "rules": [
+            {**FIXED_RULE, "id": f"r{i}", "sites": [f"site-{i % 1000}"]} for i in range(10_000)
+        ]
+    }
+    rules = parse_rules(data)
+    started = time.perf_counter()
+    for _ in range(1000):
+        found = rules.for_sensor("site-7", "roof")
+    assert time.perf_counter() - started < 0.5
+    assert [r.id for r in found] == [f"r{i}" for i in range(7, 10_000, 1000)]

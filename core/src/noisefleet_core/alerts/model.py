@@ -428,18 +428,28 @@ class RuleSet:
     rules: tuple[Rule, ...] = ()
     by_id: Mapping[str, Rule] = field(init=False, repr=False, compare=False)
     """The rules by id."""
+    _by_site: Mapping[str | None, tuple[int, ...]] = field(init=False, repr=False, compare=False)
+    """Positions of the enabled rules per listed site; None: the rules for every site. Looking
+    a sensor up costs its site's rules, not the whole set's."""
 
     def __post_init__(self) -> None:
         by_id: dict[str, Rule] = {}
-        for rule in self.rules:
+        by_site: dict[str | None, list[int]] = {None: []}
+        for index, rule in enumerate(self.rules):
             if rule.id in by_id:
                 raise RuleError(f"rule id {rule.id!r} is used twice")
             by_id[rule.id] = rule
+            if rule.enabled:
+                for site in (None,) if rule.sites is None else rule.sites:
+                    by_site.setdefault(site, []).append(index)
         object.__setattr__(self, "by_id", MappingProxyType(by_id))
+        frozen = {site: tuple(indices) for site, indices in by_site.items()}
+        object.__setattr__(self, "_by_site", MappingProxyType(frozen))
 
     def for_sensor(self, site: str, sensor: str) -> tuple[Rule, ...]:
         """The enabled rules whose scope covers a sensor, in set order."""
-        return tuple(r for r in self.rules if r.enabled and r.applies_to(site, sensor))
+        indices = sorted(self._by_site[None] + self._by_site.get(site, ()))
+        return tuple(self.rules[i] for i in indices if self.rules[i].applies_to(site, sensor))
 
     def to_dict(self) -> dict[str, Any]:
         """The normalised plain form of the whole set."""
