@@ -206,6 +206,30 @@ async def load_health(
     )
 
 
+async def data_ends(
+    conn: AsyncConnection, sensor_id: int, before: float
+) -> tuple[float | None, float | None]:
+    """(end of the last level record, end of the last event) before ``before``: how far live
+    evaluation would have got with the data stored."""
+    cursor = await conn.execute(
+        "SELECT extract(epoch FROM minute + (coalesce(offsets_ms[record_count],"
+        " (record_count - 1) * duration_ms) + coalesce(durations_ms[record_count], duration_ms))"
+        " * interval '1 millisecond')::float8 FROM noisefleet_store.level_minutes"
+        " WHERE sensor_id = %s AND minute < %s ORDER BY minute DESC LIMIT 1",
+        (sensor_id, _ts(before)),
+    )
+    row = await cursor.fetchone()
+    levels_end = min(row[0], before) if row else None
+    cursor = await conn.execute(
+        'SELECT extract(epoch FROM max("end"))::float8 FROM noisefleet_store.events'
+        " WHERE sensor_id = %s AND start < %s",
+        (sensor_id, _ts(before)),
+    )
+    row = await cursor.fetchone()
+    events_end = min(row[0], before) if row and row[0] is not None else None
+    return levels_end, events_end
+
+
 async def load_sensor_data(
     conn: AsyncConnection,
     sensor_id: int,
