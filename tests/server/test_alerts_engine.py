@@ -335,3 +335,41 @@ basis_s = 300
     # the warning holds; at 09:02 (66.8 dB over 5 min) it is 1882 s > 1800 s: resolved.
     assert alert["state"] == "resolved"
     assert alert["resolved_at"] == T0 + timedelta(hours=1, minutes=2)
+
+
+def test_health_rules_fire_and_resolve_on_the_clock(
+    database_url: str, db: psycopg.Connection, tmp_path: Path
+) -> None:
+    _site(db)
+    rules = """
+[[rules]]
+id = "offline"
+kind = "health"
+check = "offline"
+after_s = 300
+
+[[rules]]
+id = "clock"
+kind = "health"
+check = "clock_unsynced"
+"""
+    config = config_for(database_url, write_rules(tmp_path / "r.toml", rules))
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    ingest(database_url, [status_payload(SITE, SENSOR, 1, "online")])
+    clock = Clock(now + timedelta(minutes=1))
+    evaluate(config, clock)
+    assert alerts(db) == []
+    # the broker's Last Will says offline: the next health pass fires
+    ingest(database_url, [status_payload(SITE, SENSOR, 2, "offline")])
+    clock.set(now + timedelta(minutes=2))
+    evaluate(config, clock)
+    [offline] = alerts(db, "offline")
+    assert offline["state"] == "firing"
+    assert "offline" in offline["message"]
+    # back online: resolved at the next pass; no second alert
+    ingest(database_url, [status_payload(SITE, SENSOR, 3, "online")])
+    clock.set(now + timedelta(minutes=3))
+    evaluate(config, clock)
+    [offline] = alerts(db, "offline")
+    assert offline["state"] == "resolved"
+    assert alerts(db, "clock") == []
