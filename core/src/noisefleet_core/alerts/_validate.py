@@ -1,4 +1,6 @@
-"""Strict readers of plain data (TOML, JSON from a database) with one-line errors naming a path.
+"""Strict readers of plain data (TOML, JSON from a database) with one-line errors naming a path:
+tables, strings, numbers, lists, and the parts shared by rule kinds (time windows, penalties,
+tiers).
 
 Rules may come from a web UI through a database, so the input is treated as hostile: every
 size is checked before anything is iterated (the number of keys of a table, the length of a list
@@ -16,12 +18,21 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import TypeVar
 
 from noisefleet_core.alerts.errors import RuleError
+from noisefleet_core.alerts.values import (
+    ALL_DAYS,
+    DAY_NAMES,
+    MINUTES_PER_DAY,
+    Penalty,
+    Tier,
+    TimeWindow,
+)
 
 MAX_STRING_CHARS = 256
 """Longest string accepted anywhere in a rule."""
 MAX_TABLE_KEYS = 64
 """More keys than this in one table cannot be a rule (every kind has fewer)."""
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+"""Control characters and line separators: a message or a name must stay on one line."""
 _SHOWN_CHARS = 40
 
 S = TypeVar("S", bound=str)
@@ -43,7 +54,7 @@ def show(value: object) -> str:
         return repr(value)
     if isinstance(value, str):
         text = value if len(value) <= _SHOWN_CHARS else value[:_SHOWN_CHARS] + "…"
-        return json.dumps(text)
+        return _CONTROL.sub(lambda m: f"\\u{ord(m[0]):04x}", json.dumps(text, ensure_ascii=False))
     if isinstance(value, Mapping):
         return f"a table of {len(value)} keys"
     if isinstance(value, list | tuple):
@@ -210,3 +221,92 @@ def check_list(
     if len(value) < min_items:
         raise fail(path, f"must have at least {min_items} item{'s' if min_items > 1 else ''}")
     return [(f"{path}[{i}]", item) for i, item in enumerate(value)]
+
+
+MAX_DB = 200.0
+MAX_WINDOWS = 32
+"""Most active windows or penalties of a rule."""
+MAX_TIERS = 16
+NAME_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_HHMM = re.compile(r"([01]\d|2[0-4]):([0-5]\d)")
+
+
+def read_window(obj: object, path: str, extra: tuple[str, ...] = ()) -> TimeWindow:
+    table = Table(obj, path, ("days", "from", "to", *extra))
+    days = ALL_DAYS
+    names = table.strings("days", 7, min_items=1)
+    if names is not None:
+        picked: set[int] = set()
+        for index, name in enumerate(names):
+            if name not in DAY_NAMES:
+                raise fail(
+                    f"{table.at('days')}[{index}]", f'must be one of mon … sun, got "{name}"'
+                )
+            if DAY_NAMES.index(name) in picked:
+                raise fail(f"{table.at('days')}[{index}]", f'"{name}" is listed twice')
+            picked.add(DAY_NAMES.index(name))
+        days = frozenset(picked)
+    start = _minutes(table, "from", allow_24=False)
+    end = _minutes(table, "to", allow_24=True)
+    return TimeWindow(days, start, end)
+
+
+def _minutes(table: Table, key: str, *, allow_24: bool) -> int:
+    text = table.string(key, max_chars=5)
+    if text is None:
+        raise fail(table.at(key), 'is required ("HH:MM")')
+    match = _HHMM.fullmatch(text)
+    minutes = -1 if match is None else int(match[1]) * 60 + int(match[2])
+    if not 0 <= minutes <= (MINUTES_PER_DAY if allow_24 else MINUTES_PER_DAY - 1):
+        top = "24:00" if allow_24 else "23:59"
+        raise fail(table.at(key), f'must be a time "HH:MM" from 00:00 to {top}, got "{text}"')
+    return minutes
+
+
+def read_penalties(table: Table) -> tuple[Penalty, ...]:
+    penalties = []
+    for path, item in table.items("penalties", MAX_WINDOWS):
+        window = read_window(item, path, extra=("add_db",))
+        add = Table(item, path, ("days", "from", "to", "add_db")).number("add_db", -50, 50)
+        if add is None:
+            raise fail(f"{path}.add_db", "is required")
+        penalties.append(Penalty(window, add))
+    return tuple(penalties)
+
+
+def read_tiers(
+    table: Table, limit_key: str, tier_limit_key: str, *, count: bool
+) -> tuple[Tier, ...]:
+    """Exactly one of the shorthand limit or a list of ascending tiers with unique names."""
+
+    def read(value: object, path: str) -> float:
+        if count:
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**6:
+                raise fail(path, f"must be a whole number between 0 and 1000000, got {show(value)}")
+            return float(value)
+        return check_number(value, path, 0, MAX_DB)
+
+    if table.has(limit_key) == table.has("tiers"):
+        raise fail(table.path, f"needs exactly one of {limit_key} and tiers")
+    if table.has(limit_key):
+        return (Tier("limit", read(table.raw(limit_key), table.at(limit_key))),)
+    tiers: list[Tier] = []
+    names: set[str] = set()
+    for path, item in table.items("tiers", MAX_TIERS, min_items=1):
+        tier = Table(item, path, ("name", tier_limit_key))
+        name = tier.string("name", pattern=NAME_ID, hint="a tier name")
+        if name is None:
+            raise fail(tier.at("name"), "is required")
+        if name in names:
+            raise fail(tier.at("name"), f'"{name}" is used twice')
+        if not tier.has(tier_limit_key):
+            raise fail(tier.at(tier_limit_key), "is required")
+        limit = read(tier.raw(tier_limit_key), tier.at(tier_limit_key))
+        if tiers and limit <= tiers[-1].limit:
+            raise fail(
+                tier.at(tier_limit_key),
+                f"tiers must ascend: {limit:g} is not above {tiers[-1].limit:g}",
+            )
+        names.add(name)
+        tiers.append(Tier(name, limit))
+    return tuple(tiers)

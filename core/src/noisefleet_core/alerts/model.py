@@ -25,6 +25,37 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 from noisefleet_core.alerts.errors import RuleError
+from noisefleet_core.alerts.values import (
+    ALL_DAYS,
+    CONDITION_TIERS,
+    DAY_NAMES,
+    MINUTES_PER_DAY,
+    Penalty,
+    Tier,
+    TimeWindow,
+    format_minutes,
+    penalty_dict,
+)
+
+__all__ = [
+    "ALL_DAYS",
+    "CONDITION_TIERS",
+    "DAY_NAMES",
+    "HEALTH_PARAMS",
+    "MINUTES_PER_DAY",
+    "BudgetRule",
+    "EventCountRule",
+    "EventRule",
+    "HealthRule",
+    "LevelRule",
+    "Penalty",
+    "Rule",
+    "RuleCommon",
+    "RuleSet",
+    "Tier",
+    "TimeWindow",
+    "format_minutes",
+]
 
 RuleKind = Literal["level", "event", "event_count", "health", "budget"]
 Severity = Literal["info", "warning", "critical"]
@@ -42,9 +73,6 @@ HealthCheck = Literal[
     "degraded",
 ]
 
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-ALL_DAYS: frozenset[int] = frozenset(range(7))
-MINUTES_PER_DAY = 1440
 DST_ALLOWANCE_S = 3600.0
 """A local window longer than an hour may last one hour longer in real time on the day clocks go
 back; lookbacks of clock and period rules include this much."""
@@ -63,75 +91,6 @@ HEALTH_PARAMS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )
 """The parameters each health check takes (the others are refused by the validator)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Tier:
-    """One level of a rule's condition: the value must exceed ``limit``."""
-
-    name: str
-    limit: float
-    """dB for level rules, a count of events for event_count rules."""
-
-
-CONDITION_TIERS = (Tier("limit", 0.5),)
-"""The one tier of rules whose value is a condition (1.0 true, 0.0 false): health and event."""
-
-
-@dataclass(frozen=True, slots=True)
-class TimeWindow:
-    """A window of the local day on some days of the week.
-
-    ``end_min <= start_min`` crosses midnight (22:00-07:00); such a window belongs to the day it
-    starts on (``days={4}`` with 22:00-07:00 is Friday night into Saturday). ``end_min`` may be
-    1440 (24:00). Equal start and end is a whole day from that time.
-    """
-
-    days: frozenset[int] = ALL_DAYS
-    """Days of the week on which the window starts, 0 = Monday … 6 = Sunday."""
-    start_min: int = 0
-    """Start, minutes after local midnight (0 … 1439)."""
-    end_min: int = MINUTES_PER_DAY
-    """End, minutes after local midnight (0 … 1440)."""
-
-    @property
-    def crosses_midnight(self) -> bool:
-        """Whether the window ends on the day after it starts."""
-        return self.end_min <= self.start_min
-
-    @property
-    def nominal_s(self) -> float:
-        """Length in local clock time (real time differs by up to an hour on DST days)."""
-        minutes = self.end_min - self.start_min
-        if self.crosses_midnight:
-            minutes += MINUTES_PER_DAY
-        return float(minutes * 60)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The normalised plain form (``days``, ``from``, ``to``)."""
-        return {
-            "days": [DAY_NAMES[d] for d in sorted(self.days)],
-            "from": format_minutes(self.start_min),
-            "to": format_minutes(self.end_min),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Penalty:
-    """A level added to the energy of the intervals inside a window (TA Lärm +6 dB periods)."""
-
-    window: TimeWindow
-    add_db: float
-
-
-def penalty_dict(penalty: Penalty) -> dict[str, Any]:
-    """The normalised plain form of a penalty (its window's keys and ``add_db``)."""
-    return {**penalty.window.to_dict(), "add_db": penalty.add_db}
-
-
-def format_minutes(minutes: int) -> str:
-    """Minutes after midnight as "HH:MM" (1440 is "24:00")."""
-    return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -469,18 +428,28 @@ class RuleSet:
     rules: tuple[Rule, ...] = ()
     by_id: Mapping[str, Rule] = field(init=False, repr=False, compare=False)
     """The rules by id."""
+    _by_site: Mapping[str | None, tuple[int, ...]] = field(init=False, repr=False, compare=False)
+    """Positions of the enabled rules per listed site; None: the rules for every site. Looking
+    a sensor up costs its site's rules, not the whole set's."""
 
     def __post_init__(self) -> None:
         by_id: dict[str, Rule] = {}
-        for rule in self.rules:
+        by_site: dict[str | None, list[int]] = {None: []}
+        for index, rule in enumerate(self.rules):
             if rule.id in by_id:
                 raise RuleError(f"rule id {rule.id!r} is used twice")
             by_id[rule.id] = rule
+            if rule.enabled:
+                for site in (None,) if rule.sites is None else rule.sites:
+                    by_site.setdefault(site, []).append(index)
         object.__setattr__(self, "by_id", MappingProxyType(by_id))
+        frozen = {site: tuple(indices) for site, indices in by_site.items()}
+        object.__setattr__(self, "_by_site", MappingProxyType(frozen))
 
     def for_sensor(self, site: str, sensor: str) -> tuple[Rule, ...]:
         """The enabled rules whose scope covers a sensor, in set order."""
-        return tuple(r for r in self.rules if r.enabled and r.applies_to(site, sensor))
+        indices = sorted(self._by_site[None] + self._by_site.get(site, ()))
+        return tuple(self.rules[i] for i in indices if self.rules[i].applies_to(site, sensor))
 
     def to_dict(self) -> dict[str, Any]:
         """The normalised plain form of the whole set."""

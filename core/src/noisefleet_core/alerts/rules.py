@@ -18,13 +18,19 @@ import tomllib
 from collections.abc import Mapping
 from typing import Any, get_args
 
-from noisefleet_core.alerts._validate import Table, check_number, fail, show
+from noisefleet_core.alerts._validate import (
+    MAX_DB,
+    MAX_WINDOWS,
+    NAME_ID,
+    Table,
+    fail,
+    read_penalties,
+    read_tiers,
+    read_window,
+)
 from noisefleet_core.alerts.errors import RuleError
 from noisefleet_core.alerts.model import (
-    ALL_DAYS,
-    DAY_NAMES,
     HEALTH_PARAMS,
-    MINUTES_PER_DAY,
     Align,
     BudgetRule,
     EventCountRule,
@@ -65,15 +71,11 @@ __all__ = [
 MAX_RULES = 10_000
 MAX_SCOPE_ITEMS = 10_000
 """Most sites, sensors or labels one rule may list."""
-MAX_WINDOWS = 32
-"""Most active windows or penalties of a rule."""
-MAX_TIERS = 16
 MAX_NOTIFIERS = 64
 MAX_TOML_CHARS = 16 * 1024 * 1024
 MAX_DURATION_S = 7 * 86400.0
 """Longest min_duration_s, release_s, cooldown_s and after_s (a week)."""
 MAX_WINDOW_S = 57600.0
-MAX_DB = 200.0
 
 _RULE_ID = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _RULE_ID_HINT = (
@@ -81,8 +83,6 @@ _RULE_ID_HINT = (
 )
 _SITE_ID = re.compile(ID_PATTERN)
 _SENSOR_ID = re.compile(f"{ID_PATTERN}/{ID_PATTERN}")
-_NAME_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_HHMM = re.compile(r"([01]\d|2[0-4]):([0-5]\d)")
 _LABEL = re.compile(r"\S(.{0,62}\S)?")
 
 _COMMON_KEYS = (
@@ -122,6 +122,7 @@ _KIND_KEYS: Mapping[str, tuple[str, ...]] = {
     "health": _HEALTH_KEYS,
     "budget": _BUDGET_KEYS,
 }
+_ANY_KIND_KEYS = frozenset(key for keys in _KIND_KEYS.values() for key in keys)
 _KINDS: tuple[RuleKind, ...] = get_args(RuleKind)
 _SEVERITIES: tuple[Severity, ...] = get_args(Severity)
 _METRICS: tuple[Metric, ...] = get_args(Metric)
@@ -187,7 +188,11 @@ def parse_rule(obj: object, path: str = "rule") -> Rule:
     kind = Table(obj, path, obj.keys()).choice("kind", _KINDS)
     if kind is None:
         raise fail(f"{path}.kind", "is required")
-    table = Table(obj, path, (*_COMMON_KEYS, *_KIND_KEYS[kind]))
+    known = (*_COMMON_KEYS, *_KIND_KEYS[kind])
+    for key in obj:
+        if key in _ANY_KIND_KEYS and key not in known:
+            raise fail(f"{path}.{key}", f'not a key of kind "{kind}"')
+    table = Table(obj, path, known)
     common = _common(table)
     common["id"] = rule_id
     if kind == "level":
@@ -216,10 +221,10 @@ def _common(table: Table) -> dict[str, Any]:
         for index, sensor in enumerate(sensors):
             if sensor.split("/", 1)[0] not in site_set:
                 raise fail(f"{table.at('sensors')}[{index}]", f'"{sensor}" is on no site of sites')
-    notify = table.strings("notify", MAX_NOTIFIERS, pattern=_NAME_ID, hint="a notifier name")
+    notify = table.strings("notify", MAX_NOTIFIERS, pattern=NAME_ID, hint="a notifier name")
     active = None
     if table.has("active"):
-        active = tuple(_window(item, path) for path, item in table.items("active", MAX_WINDOWS))
+        active = tuple(read_window(item, path) for path, item in table.items("active", MAX_WINDOWS))
     return _present(
         name=table.string("name", max_chars=200),
         enabled=table.boolean("enabled"),
@@ -234,89 +239,10 @@ def _common(table: Table) -> dict[str, Any]:
     )
 
 
-def _window(obj: object, path: str, extra: tuple[str, ...] = ()) -> TimeWindow:
-    table = Table(obj, path, ("days", "from", "to", *extra))
-    days = ALL_DAYS
-    names = table.strings("days", 7, min_items=1)
-    if names is not None:
-        picked: set[int] = set()
-        for index, name in enumerate(names):
-            if name not in DAY_NAMES:
-                raise fail(
-                    f"{table.at('days')}[{index}]", f'must be one of mon … sun, got "{name}"'
-                )
-            if DAY_NAMES.index(name) in picked:
-                raise fail(f"{table.at('days')}[{index}]", f'"{name}" is listed twice')
-            picked.add(DAY_NAMES.index(name))
-        days = frozenset(picked)
-    start = _minutes(table, "from", allow_24=False)
-    end = _minutes(table, "to", allow_24=True)
-    return TimeWindow(days, start, end)
-
-
-def _minutes(table: Table, key: str, *, allow_24: bool) -> int:
-    text = table.string(key, max_chars=5)
-    if text is None:
-        raise fail(table.at(key), 'is required ("HH:MM")')
-    match = _HHMM.fullmatch(text)
-    minutes = -1 if match is None else int(match[1]) * 60 + int(match[2])
-    if not 0 <= minutes <= (MINUTES_PER_DAY if allow_24 else MINUTES_PER_DAY - 1):
-        top = "24:00" if allow_24 else "23:59"
-        raise fail(table.at(key), f'must be a time "HH:MM" from 00:00 to {top}, got "{text}"')
-    return minutes
-
-
-def _penalties(table: Table) -> tuple[Penalty, ...]:
-    penalties = []
-    for path, item in table.items("penalties", MAX_WINDOWS):
-        window = _window(item, path, extra=("add_db",))
-        add = Table(item, path, ("days", "from", "to", "add_db")).number("add_db", -50, 50)
-        if add is None:
-            raise fail(f"{path}.add_db", "is required")
-        penalties.append(Penalty(window, add))
-    return tuple(penalties)
-
-
-def _tiers(table: Table, limit_key: str, tier_limit_key: str, *, count: bool) -> tuple[Tier, ...]:
-    """Exactly one of the shorthand limit or a list of ascending tiers with unique names."""
-
-    def read(value: object, path: str) -> float:
-        if count:
-            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10**6:
-                raise fail(path, f"must be a whole number between 0 and 1000000, got {show(value)}")
-            return float(value)
-        return check_number(value, path, 0, MAX_DB)
-
-    if table.has(limit_key) == table.has("tiers"):
-        raise fail(table.path, f"needs exactly one of {limit_key} and tiers")
-    if table.has(limit_key):
-        return (Tier("limit", read(table.raw(limit_key), table.at(limit_key))),)
-    tiers: list[Tier] = []
-    names: set[str] = set()
-    for path, item in table.items("tiers", MAX_TIERS, min_items=1):
-        tier = Table(item, path, ("name", tier_limit_key))
-        name = tier.string("name", pattern=_NAME_ID, hint="a tier name")
-        if name is None:
-            raise fail(tier.at("name"), "is required")
-        if name in names:
-            raise fail(tier.at("name"), f'"{name}" is used twice')
-        if not tier.has(tier_limit_key):
-            raise fail(tier.at(tier_limit_key), "is required")
-        limit = read(tier.raw(tier_limit_key), tier.at(tier_limit_key))
-        if tiers and limit <= tiers[-1].limit:
-            raise fail(
-                tier.at(tier_limit_key),
-                f"tiers must ascend: {limit:g} is not above {tiers[-1].limit:g}",
-            )
-        names.add(name)
-        tiers.append(Tier(name, limit))
-    return tuple(tiers)
-
-
 def _window_length(table: Table, align: str, *, low: float, minutes: bool) -> float:
     """window_s of an aligned rule; for period the longest active window (nominal)."""
     if align == "period":
-        windows = [_window(item, path) for path, item in table.items("active", MAX_WINDOWS)]
+        windows = [read_window(item, path) for path, item in table.items("active", MAX_WINDOWS)]
         if not windows:
             raise fail(table.at("align"), 'align = "period" needs active windows')
         nominal = max(w.nominal_s for w in windows)
@@ -356,16 +282,16 @@ def _level(table: Table) -> dict[str, Any]:
         raise fail(
             table.at("reference_window_s"), f"must be whole minutes, got {reference_window:g}"
         )
-    if table.has("penalties") and metric != "laeq":
+    if table.items("penalties", MAX_WINDOWS) and metric != "laeq":
         raise fail(table.at("penalties"), f'only for metric "laeq", got "{metric}"')
     return _present(
         metric=metric,
         window_s=window,
         align=align,
-        tiers=_tiers(table, "limit_db", "limit_db", count=False),
+        tiers=read_tiers(table, "limit_db", "limit_db", count=False),
         hysteresis_db=table.number("hysteresis_db", 0, 100),
         min_coverage=table.number("min_coverage", 0, 1, low_open=True),
-        penalties=_penalties(table),
+        penalties=read_penalties(table),
         reference=reference,
         reference_window_s=reference_window,
     )
@@ -394,7 +320,7 @@ def _event_count(table: Table) -> dict[str, Any]:
         min_confidence=table.number("min_confidence", 0, 1),
         window_s=_window_length(table, align, low=1, minutes=False),
         align=align,
-        tiers=_tiers(table, "limit", "limit", count=True),
+        tiers=read_tiers(table, "limit", "limit", count=True),
     )
 
 
@@ -438,5 +364,5 @@ def _budget(table: Table) -> dict[str, Any]:
         limit_db=limit,
         warn_within_s=table.number("warn_within_s", 0, 86400, low_open=True),
         basis_s=basis,
-        penalties=_penalties(table),
+        penalties=read_penalties(table),
     )
