@@ -103,7 +103,7 @@ RULES: dict[str, dict[str, Any]] = {
 
 def day_of_data(rng: np.random.Generator) -> SensorData:
     n = 1440
-    starts = DAY_START + 60.0 * np.arange(n)
+    starts = np.asarray(DAY_START + 60.0 * np.arange(n), dtype=np.float64)
     levels = np.asarray(55 + 6 * np.sin(np.arange(n) / 90) + rng.normal(0, 2, n), np.float64)
     firsts = np.floor(levels / 0.1).astype(np.int64) - 60
     counts = tuple(rng.multinomial(6000, np.ones(120) / 120).astype(np.int64) for _ in range(n))
