@@ -13,7 +13,7 @@ from noisefleet_core.alerts.rules import parse_rule
 from noisefleet_core.alerts.samples import compute_samples
 from noisefleet_core.alerts.series import SensorData, minutes_from_records
 
-from .helpers import BERLIN, epoch, minutes, records
+from .helpers import BERLIN, epoch, events, minutes, records
 
 T0 = epoch(2026, 6, 1, 10)  # a Monday, 10:00 UTC
 HOUR = 3600.0
@@ -245,3 +245,91 @@ def test_laf90_of_a_window_comes_from_the_merged_histograms() -> None:
     assert np.isnan(compute_samples(r, bare, T0 + 840, T0 + 900).values[0])
     one = rule(kind="level", metric="laf90", window_s=60, limit_db=40)
     assert compute_samples(one, bare, T0 + 840, T0 + 900).values.tolist() == [55.0]
+
+
+# --- event rules -------------------------------------------------------------------------------
+
+
+def test_event_rule_overlap_labels_and_min_confidence() -> None:
+    # A dog bark 10.5-12.2 s (confidence 0.9) overlaps the seconds ending at 11, 12, 13; a bark
+    # at 0.4 confidence and a siren do not qualify.
+    evs = events(
+        [
+            (T0 + 10.5, T0 + 12.2, "dog_bark", 0.9, 72.0),
+            (T0 + 20.0, T0 + 21.0, "dog_bark", 0.4, 80.0),
+            (T0 + 30.0, T0 + 31.0, "siren", 0.99, 90.0),
+        ]
+    )
+    r = rule(kind="event", labels=["dog_bark"], min_confidence=0.5)
+    s = compute_samples(r, SensorData(events=evs), T0, T0 + 40)
+    firing = (s.times[s.values == 1.0] - T0).tolist()
+    assert firing == [11, 12, 13]
+    assert s.peak[s.values == 1.0].tolist() == [72.0, 72.0, 72.0]
+    ev = evaluate(r, SensorData(events=evs), T0, T0 + 40)
+    assert [(t.kind, t.at - T0) for t in ev.transitions] == [
+        ("pending", 11),
+        ("firing", 11),
+        ("resolved", 14),
+    ]
+    everything = rule(kind="event", labels=["dog_bark"])
+    s_all = compute_samples(everything, SensorData(events=evs), T0, T0 + 40)
+    assert (s_all.times[s_all.values == 1.0] - T0).tolist() == [11, 12, 13, 21]
+
+
+def test_event_count_more_than_n_starts_in_a_rolling_window() -> None:
+    # Starts at 1, 2, 3, 4 min (+5 s): a 5-min window holds 4 starts from minute 5 on, fewer
+    # once the first start leaves it at 6:05, i.e. at the 7-min sample.
+    evs = events([(T0 + 60 * k + 5, T0 + 60 * k + 8, "horn", 0.8, 85.0) for k in (1, 2, 3, 4)])
+    r = rule(kind="event_count", labels=["horn"], window_s=300, limit=3)
+    s = compute_samples(r, SensorData(events=evs), T0, T0 + 600)
+    assert s.values.tolist() == [0, 1, 2, 3, 4, 4, 3, 2, 1, 0]
+    assert s.on_tier.tolist() == [-1, -1, -1, -1, 0, 0, -1, -1, -1, -1]
+    clock = rule(kind="event_count", labels=["horn"], window_s=180, align="clock", limit=1)
+    s_clock = compute_samples(clock, SensorData(events=evs), T0, T0 + 360)
+    assert s_clock.values.tolist() == [0, 1, 2, 1, 2, 2]  # counts so far, from 10:00 and 10:03
+
+
+# --- budget ------------------------------------------------------------------------------------
+
+
+def test_budget_1_h_limit_65_after_30_min_at_65_then_70_db() -> None:
+    # Budget: 10^6.5 x 3600 s. After 30 min at 65 the remaining energy is 10^6.5 x 1800.
+    # - 10:30: current level 65 (last 5 min) -> 1800 s to the limit = exactly the time left: the
+    #   window ends on the limit, not above it: no warning.
+    # - 10:31: current level 10 lg((4 x 10^6.5 + 10^7) / 5) = 66.56 dB; remaining
+    #   10^6.5 x 1800 - 60 x 10^7 = 5.092e9 -> 1124 s (18.7 min) < 29 min left: warns.
+    # - 10:35: current level 70, remaining 10^6.5 x 1800 - 300 x 10^7 -> 269 s (= 569 - 300).
+    # - 10:40: 10 min at 70 used 6e9 > 5.69e9: the limit is certain -> 0.
+    r = rule(kind="budget", window_s=3600, align="clock", limit_db=65, warn_within_s=1800)
+    data = SensorData(minutes=minutes(T0, [65.0] * 30 + [70.0] * 30 + [50.0] * 5))
+    s = compute_samples(r, data, T0 + 1740, T0 + 3780)
+    at = {
+        int((t - T0) // 60): (v, c, p)
+        for t, v, c, p in zip(s.times, s.values, s.on_tier, s.peak, strict=True)
+    }
+    budget = 10**6.5 * 1800
+    assert at[30][0] == pytest.approx(1800.0)
+    assert at[30][1] == -1
+    current = 10 * math.log10((4 * 10**6.5 + 10**7) / 5)
+    assert at[31][2] == pytest.approx(current)
+    assert at[31][0] == pytest.approx((budget - 60 * 10**7) / 10 ** (current / 10))
+    assert at[31][0] == pytest.approx(1124, abs=1)
+    assert at[31][1] == 0
+    assert at[35][0] == pytest.approx(1800 * 10**-0.5 - 300)
+    assert at[39][0] > 0
+    assert at[40][0] == 0.0
+    assert at[40][1] == 0
+    # A new hour, a new budget: at 11:01 the current level (4 min at 70, 1 at 50) still uses it
+    # up within 30 min; at 11:02 (3 at 70, 2 at 50) no longer.
+    fresh = 10**6.5 * 3600
+    for minute, used, loud in ((61, 1, 4), (62, 2, 3)):
+        current = 10 * math.log10((loud * 10**7 + (5 - loud) * 10**5) / 5)
+        expected = (fresh - used * 60 * 10**5) / 10 ** (current / 10)
+        assert at[minute][0] == pytest.approx(expected)
+    assert at[61][0] < 1800 < at[62][0]
+    ev = evaluate(r, data, T0 + 1740, T0 + 3780)
+    assert [(t.kind, (t.at - T0) // 60) for t in ev.transitions] == [
+        ("pending", 31),
+        ("firing", 31),
+        ("resolved", 62),
+    ]

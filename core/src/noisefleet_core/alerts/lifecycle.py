@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
+from types import SimpleNamespace
 from typing import Literal, Protocol
 
 import numpy as np
@@ -143,6 +144,9 @@ class RuleState:
         )
 
 
+_STATE_FIELDS = fields(RuleState)
+
+
 def _opt_float(data: Mapping[str, object], key: str) -> float | None:
     value = data.get(key)
     if value is None:
@@ -164,31 +168,43 @@ def _int(data: Mapping[str, object], key: str, default: int) -> int:
 
 
 class _Machine:
-    """The mutable working copy of a RuleState while one call of ``advance`` runs."""
+    """A mutable working copy of a RuleState while one call of ``advance`` runs (attribute
+    assignment: ``dataclasses.replace`` per change costs more than the numpy work)."""
 
     def __init__(self, state: RuleState, params: LifecycleParams, samples: Samples) -> None:
-        self.s = state
+        self.w = SimpleNamespace(**{f.name: getattr(state, f.name) for f in _STATE_FIELDS})
         self.params = params
         self.times = samples.times
         self.values = samples.values
         self.peaks = samples.peak
         self.out: list[Transition] = []
 
+    def state(self) -> RuleState:
+        return RuleState(**vars(self.w))
+
+    def reset(self, **changes: object) -> None:
+        """Back to a fresh state (keeping last_sample), then the changes."""
+        last = self.w.last_sample
+        self.w = SimpleNamespace(**{f.name: f.default for f in _STATE_FIELDS})
+        self.w.last_sample = last
+        for key, value in changes.items():
+            setattr(self.w, key, value)
+
     def emit(self, kind: TransitionKind, index: int, tier: int | None = None) -> None:
-        s = self.s
+        w = self.w
         self.out.append(
             Transition(
                 kind=kind,
                 at=float(self.times[index]),
-                tier=s.tier if tier is None else tier,
+                tier=w.tier if tier is None else tier,
                 value=float(self.values[index]),
                 level=float(self.peaks[index]),
-                peak=s.peak,
-                peak_at=s.peak_at,
-                pending_since=s.pending_since,
-                fired_at=s.fired_at,
-                ended_at=s.ended_at,
-                suppressed=s.suppressed,
+                peak=w.peak,
+                peak_at=w.peak_at,
+                pending_since=w.pending_since,
+                fired_at=w.fired_at,
+                ended_at=w.ended_at,
+                suppressed=w.suppressed,
             )
         )
 
@@ -197,12 +213,17 @@ class _Machine:
         if stop <= start:
             return
         part = self.peaks[start:stop]
-        if np.isnan(part).all():
-            return
-        best = int(np.nanargmax(part))
-        value = float(part[best])
-        if math.isnan(self.s.peak) or value > self.s.peak:
-            self.s = replace(self.s, peak=value, peak_at=float(self.times[start + best]))
+        if stop - start == 1:
+            value, best = float(part[0]), 0
+            if math.isnan(value):
+                return
+        else:
+            if np.isnan(part).all():
+                return
+            best = int(np.nanargmax(part))
+            value = float(part[best])
+        if math.isnan(self.w.peak) or value > self.w.peak:
+            self.w.peak, self.w.peak_at = value, float(self.times[start + best])
 
     def first_reaching(self, start: int, stop: int, origin: float, span: float) -> int:
         """First index in [start, stop) with t - origin >= span (stop if none)."""
@@ -212,69 +233,58 @@ class _Machine:
     def run_segment(self, start: int, stop: int, on: int, hold: int) -> None:
         k = start
         while k < stop:
-            s = self.s
-            if s.phase == "idle":
+            w = self.w
+            if w.phase == "idle":
                 if on < 0:
-                    self.s = replace(s, suppressing=False)
+                    w.suppressing = False
                     return
-                if s.cooldown_until is not None and self.times[k] < s.cooldown_until:
-                    if not s.suppressing:
-                        self.s = replace(s, suppressed=s.suppressed + 1, suppressing=True)
+                if w.cooldown_until is not None and self.times[k] < w.cooldown_until:
+                    if not w.suppressing:
+                        w.suppressed += 1
+                        w.suppressing = True
                         self.emit("suppressed", k, tier=on)
                     k = start + int(
-                        np.searchsorted(self.times[start:stop], s.cooldown_until, side="left")
+                        np.searchsorted(self.times[start:stop], w.cooldown_until, side="left")
                     )
                     continue
-                self.s = RuleState(
-                    phase="pending",
-                    pending_since=float(self.times[k]),
-                    tier=on,
-                    last_sample=s.last_sample,
-                )
+                self.reset(phase="pending", pending_since=float(self.times[k]), tier=on)
                 self.track_peak(k, k + 1)
                 self.emit("pending", k)
                 continue  # the same sample may fire at once (min_duration_s = 0)
-            if s.phase == "pending":
+            if w.phase == "pending":
                 if on < 0:
                     self.emit("lapsed", k)
-                    self.s = RuleState(last_sample=s.last_sample)
+                    self.reset()
                     continue
-                assert s.pending_since is not None
-                fire = self.first_reaching(k, stop, s.pending_since, self.params.min_duration_s)
-                self.s = replace(s, tier=max(s.tier, on))
+                fire = self.first_reaching(k, stop, w.pending_since, self.params.min_duration_s)
+                w.tier = max(w.tier, on)
                 if fire >= stop:
                     self.track_peak(k, stop)
                     return
                 self.track_peak(k, fire + 1)
-                self.s = replace(self.s, phase="firing", fired_at=float(self.times[fire]))
+                w.phase, w.fired_at = "firing", float(self.times[fire])
                 self.emit("firing", fire)
                 k = fire + 1
                 continue
             # firing
             if hold >= 0:
-                self.s = replace(s, false_since=None)
-                if on > s.tier:
-                    self.s = replace(self.s, tier=on)
+                w.false_since = None
+                if on > w.tier:
+                    w.tier = on
                     self.track_peak(k, k + 1)
                     self.emit("escalated", k)
                     k += 1
                 self.track_peak(k, stop)
                 return
-            false_since = float(self.times[k]) if s.false_since is None else s.false_since
-            self.s = replace(s, false_since=false_since)
-            end = self.first_reaching(k, stop, false_since, self.params.release_s)
+            if w.false_since is None:
+                w.false_since = float(self.times[k])
+            end = self.first_reaching(k, stop, w.false_since, self.params.release_s)
             if end >= stop:
                 return
             resolved_at = float(self.times[end])
-            self.s = replace(
-                self.s,
-                phase="idle",
-                ended_at=false_since,
-                false_since=None,
-                cooldown_until=resolved_at + self.params.cooldown_s,
-                suppressed=0,
-                suppressing=False,
-            )
+            w.phase, w.ended_at, w.false_since = "idle", w.false_since, None
+            w.cooldown_until = resolved_at + self.params.cooldown_s
+            w.suppressed, w.suppressing = 0, False
             self.emit("resolved", end)
             k = end + 1
 
@@ -294,15 +304,16 @@ def advance(
         )
     if times.size > 1 and not bool(np.all(np.diff(times) > 0)):
         raise AlertError("sample times must be strictly ascending")
+    on_tier = samples.on_tier
+    if state.phase == "idle" and int(on_tier.max()) < 0:  # the usual case: nothing going on
+        return replace(state, current_tier=-1, suppressing=False, last_sample=float(times[-1])), ()
     machine = _Machine(state, params, samples)
     starts = segments(samples.on_tier, samples.hold_tier)
     stops = np.append(starts[1:], times.size)
     for start, stop in zip(starts.tolist(), stops.tolist(), strict=True):
         machine.run_segment(start, stop, int(samples.on_tier[start]), int(samples.hold_tier[start]))
     final = replace(
-        machine.s,
-        current_tier=int(samples.on_tier[-1]),
-        last_sample=float(times[-1]),
+        machine.state(), current_tier=int(samples.on_tier[-1]), last_sample=float(times[-1])
     )
     return final, tuple(machine.out)
 

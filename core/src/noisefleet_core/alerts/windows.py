@@ -83,7 +83,10 @@ def sample_windows(
         lo, end = periods[safe, 0], periods[safe, 1]
         inside: BoolArray = (index >= 0) & (starts < end)
         return Windows(times, lo, end - lo, end, inside, aligned=True)
-    mask = active_mask(active_intervals(active, timezone, t_min, t_max), starts)
+    if active:
+        mask = active_mask(active_intervals(active, timezone, t_min, t_max), starts)
+    else:
+        mask = np.ones(times.shape, dtype=np.bool_)
     if align == "clock":
         lo, end = clock_window_bounds(starts, window_s, timezone)
         return Windows(times, lo, end - lo, end, mask, aligned=True)
