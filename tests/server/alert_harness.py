@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,12 +15,14 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from noisefleet_core.contract.levels import format_timestamp
+from noisefleet_core.contract.topics import topic
 from noisefleet_server.alerts.engine import AlertEngine
 from noisefleet_server.config import ServerConfig, load_config
 from noisefleet_server.db.ingest_sql import SensorCache, store_batch
 from noisefleet_server.db.minute_rows_sql import PartitionCache
 from noisefleet_server.ingest.classify import Accepted, classify
-from tests.server.helpers import level_record, levels_payload
+from tests.server.helpers import EXAMPLES, level_record, levels_payload
 
 SITE = "tower"
 SENSOR = "roof"
@@ -123,3 +126,20 @@ def alerts(db: psycopg.Connection, rule_id: str | None = None) -> list[dict[str,
 def queued(db: psycopg.Connection) -> list[dict[str, Any]]:
     rows = db.execute("SELECT body FROM noisefleet_store.notifications ORDER BY id").fetchall()
     return [json.loads(r[0]) for r in rows]
+
+
+def heartbeat_payload(
+    sent_at: datetime, sequence: int, site: str = SITE, sensor: str = SENSOR, **fields: Any
+) -> tuple[str, bytes]:
+    """The contract's example heartbeat for ``site/sensor`` at ``sent_at``, with ``fields``."""
+    data = json.loads((EXAMPLES / "heartbeat.json").read_text())
+    data.update(
+        message_id=str(uuid.uuid4()),
+        site=site,
+        sensor=sensor,
+        sequence=sequence,
+        sent_at=format_timestamp(sent_at),
+        last_audio_at=format_timestamp(sent_at),
+        **fields,
+    )
+    return topic(site, sensor, "heartbeat"), json.dumps(data).encode()

@@ -96,7 +96,8 @@ def test_rules_import_validate_and_errors(database_url: str, tmp_path: Path) -> 
     result = _cli(database_url, "alerts", "rules", "validate", str(bad), check=False)
     assert result.returncode == 1
     assert len(result.stderr.strip().splitlines()) == 1
-    assert "limit_db" in result.stderr and "draft-loud" in result.stderr
+    assert "limit_db" in result.stderr
+    assert "draft-loud" in result.stderr
     _cli(database_url, "alerts", "rules", "import", str(good), "--user", "ops")
     listed = _cli(database_url, "alerts", "rules", "list").stdout
     assert "draft-loud" in listed

@@ -21,6 +21,7 @@ from tests.server.alert_harness import (
     alerts,
     config_for,
     evaluate,
+    heartbeat_payload,
     ingest,
     minutes_of_records,
     write_rules,
@@ -52,8 +53,8 @@ def test_rolling_15_min_laeq_fires_and_resolves(
     database_url: str, db: psycopg.Connection, tmp_path: Path
 ) -> None:
     # 14 min at 60 dB then 1 min at 80 dB: the 15-min LAeq ending at 08:15 is
-    # 10·lg((14·10^6 + 10^8)/15) = 68.55 dB > 68; one minute later (13 min at 60, 1 at 80,
-    # 1 at 60) it is 10·lg((14·10^6 + 10^8)/15) again, and it stays until the loud minute leaves.
+    # 10·lg((14·10^6 + 10^8)/15) = 10·lg(7.6·10^6) = 68.81 dB > 68; one minute later (13 min
+    # at 60, 1 at 80, 1 at 60) it is the same again, and it stays until the loud minute leaves.
     _site(db)
     config = config_for(database_url, write_rules(tmp_path / "r.toml", ROLLING))
     levels = [60.0] * 14 * 60 + [80.0] * 60 + [60.0] * 20 * 60
@@ -205,7 +206,7 @@ after_s = 300
     config = config_for(database_url, write_rules(tmp_path / "r.toml", rules))
     now = datetime.now(UTC).replace(microsecond=0)
     ingest(database_url, [status_payload(SITE, SENSOR, 1, "online")])
-    ingest(database_url, [status_payload(SITE, SENSOR, 2, "offline")])
+    ingest(database_url, [status_payload(SITE, SENSOR, 3, "offline")])
     clock = Clock(now + timedelta(minutes=2))
     evaluate(config, clock)
     [alert] = alerts(db, "offline")
@@ -356,20 +357,31 @@ check = "clock_unsynced"
     config = config_for(database_url, write_rules(tmp_path / "r.toml", rules))
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     ingest(database_url, [status_payload(SITE, SENSOR, 1, "online")])
+    ingest(database_url, [heartbeat_payload(now, 2)])
     clock = Clock(now + timedelta(minutes=1))
     evaluate(config, clock)
     assert alerts(db) == []
     # the broker's Last Will says offline: the next health pass fires
-    ingest(database_url, [status_payload(SITE, SENSOR, 2, "offline")])
+    ingest(database_url, [status_payload(SITE, SENSOR, 3, "offline")])
     clock.set(now + timedelta(minutes=2))
     evaluate(config, clock)
     [offline] = alerts(db, "offline")
     assert offline["state"] == "firing"
     assert "offline" in offline["message"]
     # back online: resolved at the next pass; no second alert
-    ingest(database_url, [status_payload(SITE, SENSOR, 3, "online")])
-    clock.set(now + timedelta(minutes=3))
+    ingest(database_url, [status_payload(SITE, SENSOR, 4, "online")])
+    ingest(database_url, [heartbeat_payload(now + timedelta(minutes=3), 5)])
+    clock.set(now + timedelta(minutes=4))
     evaluate(config, clock)
     [offline] = alerts(db, "offline")
     assert offline["state"] == "resolved"
     assert alerts(db, "clock") == []
+    # silence: no heartbeat for more than 300 s fires again (a new alert, no cool-down)
+    clock.set(now + timedelta(minutes=10))
+    evaluate(config, clock)
+    assert [a["state"] for a in alerts(db, "offline")] == ["resolved", "firing"]
+    # a heartbeat saying the clock is not synchronised
+    ingest(database_url, [heartbeat_payload(now + timedelta(minutes=10), 6, clock_synced=False)])
+    clock.set(now + timedelta(minutes=11))
+    evaluate(config, clock)
+    assert [a["state"] for a in alerts(db, "clock")] == ["firing"]
