@@ -24,7 +24,7 @@ from psycopg import AsyncConnection
 from noisefleet_core.alerts.describe import TransitionKind, describe
 from noisefleet_core.alerts.evaluate import Evaluation, evaluate
 from noisefleet_core.alerts.lifecycle import Episode, RuleState
-from noisefleet_core.alerts.rules import Rule
+from noisefleet_core.alerts.rules import LevelRule, Rule
 from noisefleet_server.alerts.notifications import notification_payload
 from noisefleet_server.alerts.reconcile import EpisodeView, reconcile
 from noisefleet_server.alerts.store_sql import (
@@ -36,7 +36,7 @@ from noisefleet_server.alerts.store_sql import (
     apply_action,
     load_alerts,
     load_states,
-    save_state,
+    save_states,
     set_suppressed,
 )
 from noisefleet_server.db.alert_data_sql import Needs, load_sensor_data
@@ -130,23 +130,23 @@ async def _plan(
 
 
 def needs_of(plans: Sequence[Plan]) -> Needs:
+    """What to read for these plans: minutes for windows of a minute or more, the ambient
+    reference, budget and health; 1-s records for windows under a minute; histograms for LAF90
+    over more than a minute (and for the ambient reference's LAF90)."""
     t_from = min(p.start - p.rule.lookback_s for p in plans)
     t_to = max(p.end for p in plans)
     kinds = {p.rule.kind for p in plans}
-    records = any(p.rule.kind == "level" and p.rule.window_s < 60 for p in plans)
-    minutes = any(
-        p.rule.kind in ("budget", "health") or (p.rule.kind == "level" and p.rule.window_s >= 60)
-        for p in plans
-    )
-    histograms = any(
-        p.rule.kind == "level" and p.rule.metric == "laf90" and p.rule.window_s > 60 for p in plans
-    )
+    levels = [p.rule for p in plans if isinstance(p.rule, LevelRule)]
+    referenced = [r for r in levels if r.reference != "none"]
     return Needs(
         t_from,
         t_to,
-        minutes=minutes,
-        histograms=histograms,
-        records=records,
+        minutes=bool(kinds & {"budget", "health"})
+        or any(r.window_s >= 60 for r in levels)
+        or bool(referenced),
+        histograms=any(r.metric == "laf90" and r.window_s > 60 for r in levels)
+        or any(r.reference_window_s > 60 for r in referenced),
+        records=any(r.window_s < 60 for r in levels),
         events=bool(kinds & {"event", "event_count"}),
         health="health" in kinds,
     )
@@ -210,11 +210,15 @@ async def evaluate_sensor(
         return outcome
     counters.sensors += 1
     data = await load_sensor_data(conn, ref.sensor_id, needs_of(plans), ref.timezone)
+    states: list[tuple[str, str, float, dict[str, Any]]] = []
     for plan in plans:
         rule = plan.rule
         counters.rule_runs += 1
         counters.restarts += plan.restarted
         result = evaluate(rule, data, plan.start, plan.end, plan.state)
+        states.append((rule.id, rule.rule_hash, plan.end, result.state.to_json()))
+        if _unchanged(plan.state, result):
+            continue
         # A restart re-derives every alert after its start; a resumed run only the open one.
         since = plan.start if plan.state is None else None
         alerts = await load_alerts(conn, rule.id, ref.sensor_id, since)
@@ -235,10 +239,20 @@ async def evaluate_sensor(
                 counters.notifications += 1
                 counters.late_changes += change.late
         await _count_suppressed(conn, rule, ref, result, {v.pending_since for v in views})
-        await save_state(
-            conn, rule.id, ref.sensor_id, rule.rule_hash, plan.end, result.state.to_json()
-        )
+    await save_states(conn, ref.sensor_id, states)
     return outcome
+
+
+def _unchanged(before: RuleState | None, result: Evaluation) -> bool:
+    """A resumed run with nothing to write: no transition, and no open alert whose peak or
+    tier moved (most runs: quiet sensors)."""
+    if before is None or result.transitions:
+        return False
+    after = result.state
+    if after.phase == "idle":
+        return before.phase == "idle"
+    same_peak = after.peak == before.peak or (math.isnan(after.peak) and math.isnan(before.peak))
+    return after.phase == before.phase and after.tier == before.tier and same_peak
 
 
 async def _count_suppressed(

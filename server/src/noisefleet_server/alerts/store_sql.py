@@ -114,20 +114,28 @@ async def load_states(conn: AsyncConnection, sensor_id: int) -> dict[str, StateR
     return {r[0]: StateRow(r[1], r[2], r[3]) for r in await cursor.fetchall()}
 
 
-async def save_state(
+async def save_states(
     conn: AsyncConnection,
-    rule_id: str,
     sensor_id: int,
-    rule_hash: str,
-    evaluated_to: float,
-    state: dict[str, Any],
+    states: Sequence[tuple[str, str, float, dict[str, Any]]],
 ) -> None:
+    """Upsert (rule_id, rule_hash, evaluated_to, state) of one sensor's rules at once."""
+    if not states:
+        return
     await conn.execute(
         "INSERT INTO noisefleet_store.alert_state"
-        " (rule_id, sensor_id, rule_hash, evaluated_to, state) VALUES (%s, %s, %s, %s, %s)"
+        " (rule_id, sensor_id, rule_hash, evaluated_to, state)"
+        " SELECT r, %s, h, t, s FROM unnest(%s::text[], %s::text[], %s::timestamptz[],"
+        " %s::jsonb[]) AS u(r, h, t, s)"
         " ON CONFLICT (rule_id, sensor_id) DO UPDATE SET rule_hash = EXCLUDED.rule_hash,"
         " evaluated_to = EXCLUDED.evaluated_to, state = EXCLUDED.state",
-        (rule_id, sensor_id, rule_hash, ts(evaluated_to), json.dumps(state)),
+        (
+            sensor_id,
+            [s[0] for s in states],
+            [s[1] for s in states],
+            [ts(s[2]) for s in states],
+            [json.dumps(s[3]) for s in states],
+        ),
     )
 
 
