@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -218,3 +219,25 @@ def test_the_mail_and_the_topic() -> None:
     assert "ended at" not in text.get_content()  # null fields are left out
     bus = MqttNotifierSettings(name="bus")
     assert notification_topic(bus, _claimed(body)) == "noisefleet/v1/alerts/tower-a/roof"
+
+
+def test_the_receivers_example_in_the_docs_agrees_with_sign() -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "notifications.md"
+    [example] = [
+        block.split("\n", 1)[1]
+        for block in docs.read_text().split("```")
+        if block.startswith("python\n")
+    ]
+    scope: dict[str, Any] = {}
+    exec(compile(example, str(docs), "exec"), scope)
+    verify_noisefleet = scope["verify_noisefleet"]
+    body = b'{"event":"firing"}'
+    now = int(time.time())
+    headers = {
+        "X-Noisefleet-Timestamp": str(now),
+        "X-Noisefleet-Signature": sign(SECRET, now, body),
+    }
+    assert verify_noisefleet(SECRET.encode(), headers, body)
+    assert not verify_noisefleet(b"another-secret-entirely", headers, body)
+    old = {"X-Noisefleet-Timestamp": "1000", "X-Noisefleet-Signature": sign(SECRET, 1000, body)}
+    assert not verify_noisefleet(SECRET.encode(), old, body)

@@ -44,6 +44,7 @@ from noisefleet_server.notify.config import (
     WebhookSettings,
 )
 from noisefleet_server.notify.deliver import Delivered, Failed, Outcome, Retry, post_webhook
+from noisefleet_server.notify.errors import NotifyError
 from noisefleet_server.notify.mail import send_email
 from noisefleet_server.notify.queue_sql import Claimed
 
@@ -179,6 +180,10 @@ class DeliveryWorker:
 
     async def _warn_unconfigured(self) -> None:
         async with self.pool.connection() as conn:
+            if not await queue_sql.queue_exists(conn):
+                raise NotifyError(
+                    "the database has no notification queue: run `noisefleet-server migrate`"
+                )
             waiting = await queue_sql.open_without_notifier(conn, list(self.notifiers))
         for name, count in waiting:
             log.warning(
