@@ -262,17 +262,22 @@ def test_bad_receivers_do_not_stall_the_others(database_url: str, db: psycopg.Co
             webhook("elsewhere", elsewhere.url),
             webhook("moved", moved.url),
         ],
+        max_in_flight=1,  # the hanging receiver's second notification waits for a free slot
     )
     names = ["good", "hanging", "huge", "elsewhere", "moved"]
 
     async def scenario() -> dict[str, uuid.UUID]:
-        async with running(config):
+        async with running(config) as [worker]:
             ids = dict(zip(names, await enqueue(database_url, names, alert_payload()), strict=True))
+            [waiting] = await enqueue(database_url, ["hanging"], alert_payload(alert_id=18))
             await until(lambda: row(db, ids["good"])["state"] == "delivered")
             await until(lambda: row(db, ids["moved"])["state"] == "delivered")
             await until(lambda: row(db, ids["elsewhere"])["state"] == "failed")
             await until(lambda: row(db, ids["hanging"])["attempts"] >= 2, what="2 timeouts")
             await until(lambda: row(db, ids["huge"])["attempts"] >= 2, what="2 huge answers")
+            await until(lambda: row(db, waiting)["attempts"] >= 1, what="the second one's turn")
+            # a notifier without a free slot is left alone until one frees up: no busy loop
+            assert worker.counters.passes < 60
         return ids
 
     try:

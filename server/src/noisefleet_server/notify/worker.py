@@ -55,6 +55,8 @@ _DATABASE_DOWN = (psycopg.OperationalError, PoolTimeout)
 
 @dataclass
 class DeliveryCounters:
+    passes: int = 0
+    """Claim passes (wakes): a handful per delivery and ``interval_s``, never a busy loop."""
     claimed: int = 0
     delivered: int = 0
     retries: int = 0
@@ -196,6 +198,7 @@ class DeliveryWorker:
     async def _claim_pass(self, deliveries: asyncio.TaskGroup) -> float:
         """Claim and start what is due; how long to sleep before the next pass."""
         settings = self.config.notify
+        self.counters.passes += 1
         more = False
         async with self.pool.connection() as conn:
             for name, notifier in self.notifiers.items():
