@@ -1,108 +1,32 @@
-"""Notification delivery against the suite's real PostgreSQL and mosquitto: signed webhooks,
-retries while the receiver is down, permanent refusals, restarts, concurrent workers, MQTT and
-SMTP, and receivers that hang, redirect or answer forever."""
+"""Webhook notifications and the queue against the suite's real PostgreSQL: signed POSTs,
+retries while the receiver is down, permanent refusals, giving up, per-alert order, restarts,
+a dead worker's lease, concurrent workers, and receivers that hang, redirect or never stop
+answering."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
 import json
-import os
-import signal
-import subprocess
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
 
-from noisefleet_server.config import DatabaseSettings, MqttSettings, ServerConfig
 from noisefleet_server.notify import queue_sql
-from noisefleet_server.notify.config import (
-    EmailSettings,
-    MqttNotifierSettings,
-    NotifierSettings,
-    NotifySettings,
-    WebhookSettings,
-)
-from noisefleet_server.notify.worker import DeliveryWorker
-from noisefleet_server.service import make_pool
-from tests.server.conftest import SERVER
-from tests.server.helpers import wait_for
-from tests.server.notify_receivers import (
-    SECRET,
-    SmtpServer,
-    Subscriber,
+from tests.server.notify_support import (
     WebhookReceiver,
     alert_payload,
     decoded,
+    enqueue,
+    make_config,
+    row,
+    running,
     until,
+    webhook,
 )
-from tests.support.mosquitto import Mosquitto
 
 pytestmark = pytest.mark.integration
-
-FAST = {"first_backoff_s": 0.05, "max_backoff_s": 0.2, "timeout_s": 2.0}
-
-
-def webhook(name: str, url: str, **settings: Any) -> WebhookSettings:
-    return WebhookSettings(name=name, url=url, secret=SECRET, **{**FAST, **settings})
-
-
-def make_config(
-    database_url: str,
-    notifiers: Sequence[NotifierSettings],
-    broker: Mosquitto | None = None,
-    **notify: Any,
-) -> ServerConfig:
-    mqtt = MqttSettings(reconnect_max_s=1.0)
-    if broker is not None:
-        mqtt = dataclasses.replace(mqtt, url=f"mqtt://{broker.host}:{broker.port}")
-    return ServerConfig(
-        database=DatabaseSettings(url=database_url),
-        mqtt=mqtt,
-        notify=NotifySettings(**{"interval_s": 0.5, "lease_margin_s": 5.0, **notify}),
-        notifiers=tuple(notifiers),
-    )
-
-
-@contextlib.asynccontextmanager
-async def running(config: ServerConfig, count: int = 1) -> AsyncIterator[list[DeliveryWorker]]:
-    """``count`` workers (each with its own pool, like separate server processes)."""
-    async with contextlib.AsyncExitStack() as stack:
-        stop = asyncio.Event()
-        workers, tasks = [], []
-        for _ in range(count):
-            pool = await stack.enter_async_context(make_pool(config))
-            worker = DeliveryWorker(config, pool)
-            workers.append(worker)
-            tasks.append(asyncio.create_task(worker.run(stop)))
-        await until(lambda: all(w.listening.is_set() for w in workers), what="LISTEN")
-        try:
-            yield workers
-        finally:
-            stop.set()
-            await asyncio.gather(*tasks)
-
-
-async def enqueue(
-    database_url: str, names: Sequence[str], payload: Mapping[str, object]
-) -> list[uuid.UUID]:
-    async with await psycopg.AsyncConnection.connect(database_url) as conn, conn.transaction():
-        return await queue_sql.enqueue(conn, names, payload)
-
-
-def row(db: psycopg.Connection, notification_id: uuid.UUID) -> dict[str, Any]:
-    cursor = db.execute(
-        "SELECT * FROM noisefleet.notifications WHERE notification_id = %s", (notification_id,)
-    )
-    names = [c.name for c in cursor.description or ()]
-    found = cursor.fetchone()
-    assert found is not None
-    return dict(zip(names, found, strict=True))
 
 
 def test_a_signed_post_arrives_at_once_through_listen(
@@ -338,17 +262,22 @@ def test_bad_receivers_do_not_stall_the_others(database_url: str, db: psycopg.Co
             webhook("elsewhere", elsewhere.url),
             webhook("moved", moved.url),
         ],
+        max_in_flight=1,  # the hanging receiver's second notification waits for a free slot
     )
     names = ["good", "hanging", "huge", "elsewhere", "moved"]
 
     async def scenario() -> dict[str, uuid.UUID]:
-        async with running(config):
+        async with running(config) as [worker]:
             ids = dict(zip(names, await enqueue(database_url, names, alert_payload()), strict=True))
+            [waiting] = await enqueue(database_url, ["hanging"], alert_payload(alert_id=18))
             await until(lambda: row(db, ids["good"])["state"] == "delivered")
             await until(lambda: row(db, ids["moved"])["state"] == "delivered")
             await until(lambda: row(db, ids["elsewhere"])["state"] == "failed")
             await until(lambda: row(db, ids["hanging"])["attempts"] >= 2, what="2 timeouts")
             await until(lambda: row(db, ids["huge"])["attempts"] >= 2, what="2 huge answers")
+            await until(lambda: row(db, waiting)["attempts"] >= 1, what="the second one's turn")
+            # a notifier without a free slot is left alone until one frees up: no busy loop
+            assert worker.counters.passes < 60
         return ids
 
     try:
@@ -366,152 +295,6 @@ def test_bad_receivers_do_not_stall_the_others(database_url: str, db: psycopg.Co
     ]
 
 
-def test_mqtt_notifications_arrive_on_the_alert_topic(
-    database_url: str, db: psycopg.Connection, broker: Mosquitto
-) -> None:
-    subscriber = Subscriber(broker.host, broker.port, "noisefleet/v1/alerts/#")
-    config = make_config(database_url, [MqttNotifierSettings(name="bus", **FAST)], broker=broker)
-
-    async def scenario() -> uuid.UUID:
-        async with running(config):
-            [notification_id] = await enqueue(database_url, ["bus"], alert_payload())
-            await until(lambda: row(db, notification_id)["state"] == "delivered")
-            await until(lambda: subscriber.messages, what="the MQTT message")
-        return notification_id
-
-    try:
-        notification_id = asyncio.run(scenario())
-    finally:
-        subscriber.close()
-    [(topic_text, payload)] = subscriber.messages
-    assert topic_text == "noisefleet/v1/alerts/tower-a/roof"
-    stored = db.execute(
-        "SELECT body FROM noisefleet_store.notifications WHERE notification_id = %s",
-        (notification_id,),
-    ).fetchone()
-    assert stored is not None
-    assert payload == stored[0].encode()
-
-
-def test_mqtt_broker_down_is_retried_until_it_is_back(
-    database_url: str, db: psycopg.Connection, broker: Mosquitto
-) -> None:
-    broker.stop()
-    config = make_config(database_url, [MqttNotifierSettings(name="bus", **FAST)], broker=broker)
-
-    async def scenario() -> uuid.UUID:
-        async with running(config):
-            [notification_id] = await enqueue(database_url, ["bus"], alert_payload())
-            await until(lambda: row(db, notification_id)["attempts"] >= 1, timeout_s=20)
-            assert row(db, notification_id)["state"] != "delivered"
-            broker.start()
-            await until(lambda: row(db, notification_id)["state"] == "delivered", timeout_s=20)
-        return notification_id
-
-    asyncio.run(scenario())
-
-
-def test_email_arrives_with_subject_text_and_json(
-    database_url: str, db: psycopg.Connection
-) -> None:
-    smtp = SmtpServer()  # down first: retried
-    mail = EmailSettings(
-        name="mail",
-        host="127.0.0.1",
-        port=smtp.port,
-        sender="noisefleet@example.org",
-        to=("ops@example.org", "caretaker@example.org"),
-        **FAST,
-    )
-    config = make_config(database_url, [mail])
-
-    async def scenario() -> list[uuid.UUID]:
-        async with running(config):
-            [first] = await enqueue(database_url, ["mail"], alert_payload())
-            await until(lambda: row(db, first)["attempts"] >= 1, what="a refused connection")
-            smtp.start()
-            await until(lambda: row(db, first)["state"] == "delivered")
-            smtp.answers.append("550 5.1.1 mailbox unavailable")
-            [refused] = await enqueue(database_url, ["mail"], alert_payload(alert_id=18))
-            await until(lambda: row(db, refused)["state"] == "failed")
-        return [first, refused]
-
-    try:
-        first, refused = asyncio.run(scenario())
-    finally:
-        smtp.stop()
-    [(recipients, message)] = smtp.mails
-    assert recipients == ["ops@example.org", "caretaker@example.org"]
-    assert message["Subject"] == (
-        "[noisefleet] firing: tower-a/roof: LAeq,15min 71.3 dB(A) above the limit 70 dB since 23:41"
-    )
-    assert message["Message-ID"] == f"<{first}@noisefleet>"
-    assert message["X-Noisefleet-Notification-Id"] == str(first)
-    text = message.get_body(("plain",))
-    assert text is not None
-    content = text.get_content()
-    assert "sensor: tower-a/roof" in content
-    assert "value: 71.3" in content
-    [attachment] = list(message.iter_attachments())
-    assert attachment.get_filename() == "notification.json"
-    assert decoded(attachment.get_content())["notification_id"] == str(first)
-    assert (
-        row(db, refused)["last_error"]
-        == f"127.0.0.1:{smtp.port} answered 550 5.1.1 mailbox unavailable"
-    )
-
-
-def test_the_server_delivers_what_was_queued_before_its_restart(
-    database_url: str, broker: Mosquitto, db: psycopg.Connection, tmp_path: Path
-) -> None:
-    receiver = WebhookReceiver()
-    (tmp_path / "ops.secret").write_text(SECRET + "\n")
-    config_file = tmp_path / "server.toml"
-    config_file.write_text(
-        "[notify]\ninterval_s = 0.5\n\n"
-        f'[notifiers.ops]\nkind = "webhook"\nurl = "{receiver.url}"\n'
-        'secret_file = "ops.secret"\nfirst_backoff_s = 0.05\nmax_backoff_s = 0.2\n'
-    )
-    env = {
-        **os.environ,
-        "NOISEFLEET_DATABASE_URL": database_url,
-        "NOISEFLEET_MQTT_URL": f"mqtt://{broker.host}:{broker.port}",
-        "NOISEFLEET_MQTT_CLIENT_ID": "worker-1",
-    }
-    log_path = tmp_path / "server.log"
-
-    def start() -> subprocess.Popen[bytes]:
-        before = log_path.read_text().count("ingest connected") if log_path.exists() else 0
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                [*SERVER, "--config", str(config_file), "run"], env=env, stdout=log, stderr=log
-            )
-        wait_for(lambda: log_path.read_text().count("ingest connected") > before, what="server")
-        return process
-
-    [queued] = asyncio.run(enqueue(database_url, ["ops"], alert_payload()))
-    process = start()
-    try:
-        wait_for(lambda: row(db, queued)["attempts"] >= 1, what="an attempt, receiver down")
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
-        assert row(db, queued)["state"] == "queued"
-        receiver.start()
-        [second] = asyncio.run(enqueue(database_url, ["ops"], alert_payload(alert_id=18)))
-        process = start()
-        wait_for(lambda: row(db, queued)["state"] == "delivered", what="delivery after restart")
-        wait_for(lambda: row(db, second)["state"] == "delivered", what="the second one")
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-        receiver.stop()
-    assert receiver.delivered(queued) == 1
-    assert receiver.delivered(second) == 1
-    assert "notifications stopped" in log_path.read_text()
-
-
 def test_enqueue_refuses_what_it_cannot_send(database_url: str) -> None:
     from noisefleet_server.notify.errors import NotifyError
 
@@ -524,4 +307,3 @@ def test_enqueue_refuses_what_it_cannot_send(database_url: str) -> None:
         asyncio.run(scenario(alert_payload(notification_id="x")))
     with pytest.raises(NotifyError, match=r"^payload: not JSON"):
         asyncio.run(scenario(alert_payload(value=float("nan"))))
-    assert dataclasses.is_dataclass(queue_sql.Claimed)

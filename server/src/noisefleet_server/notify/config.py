@@ -137,7 +137,7 @@ def _file_keys(cls: type[NotifierBase]) -> set[str]:
 
 
 def _coerce(key: str, value: object, kind: Any, from_env: bool) -> object:
-    if kind is tuple[str, ...]:
+    if typing.get_origin(kind) is tuple:
         if from_env and isinstance(value, str):
             return tuple(item.strip() for item in value.split(",") if item.strip())
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
@@ -293,6 +293,9 @@ def _notifier(
     if kind not in KINDS:
         raise ConfigError(f"{prefix}.kind: one of {', '.join(KINDS)}, got {kind!r}")
     cls = KINDS[kind]
+    for secret in ("secret", "password"):
+        if secret in table:
+            _secret(prefix, secret, table, env, base)  # raises: inline secrets are refused
     known = _file_keys(cls)
     unknown = sorted(set(table) - known)
     if unknown:
@@ -311,8 +314,9 @@ def _notifier(
         values["headers"] = _headers(prefix, table.get("headers", {}))
     if cls is EmailSettings:
         values["password"] = _secret(prefix, "password", table, env, base)
-        sender = env.get(_env_name(prefix, "from"), table.get("from", ""))
-        values["sender"] = _coerce(f"{prefix}.from", sender, str, False)
+        sender = env.get(_env_name(prefix, "from"), table.get("from"))
+        if sender is not None:
+            values["sender"] = _coerce(f"{prefix}.from", sender, str, False)
     required = [
         f.name
         for f in dataclasses.fields(cls)

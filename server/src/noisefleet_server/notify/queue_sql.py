@@ -226,6 +226,13 @@ async def seconds_until_due(conn: AsyncConnection, notifiers: Sequence[str]) -> 
     return None if row is None or row[0] is None else float(row[0])
 
 
+async def queue_exists(conn: AsyncConnection) -> bool:
+    """Whether migration 0005 (the queue) has been applied."""
+    cursor = await conn.execute("SELECT to_regclass('noisefleet_store.notifications') IS NOT NULL")
+    row = await cursor.fetchone()
+    return bool(row and row[0])
+
+
 async def open_without_notifier(
     conn: AsyncConnection, notifiers: Sequence[str]
 ) -> list[tuple[str, int]]:

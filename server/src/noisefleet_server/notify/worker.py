@@ -44,6 +44,7 @@ from noisefleet_server.notify.config import (
     WebhookSettings,
 )
 from noisefleet_server.notify.deliver import Delivered, Failed, Outcome, Retry, post_webhook
+from noisefleet_server.notify.errors import NotifyError
 from noisefleet_server.notify.mail import send_email
 from noisefleet_server.notify.queue_sql import Claimed
 
@@ -54,6 +55,8 @@ _DATABASE_DOWN = (psycopg.OperationalError, PoolTimeout)
 
 @dataclass
 class DeliveryCounters:
+    passes: int = 0
+    """Claim passes (wakes): a handful per delivery and ``interval_s``, never a busy loop."""
     claimed: int = 0
     delivered: int = 0
     retries: int = 0
@@ -179,6 +182,10 @@ class DeliveryWorker:
 
     async def _warn_unconfigured(self) -> None:
         async with self.pool.connection() as conn:
+            if not await queue_sql.queue_exists(conn):
+                raise NotifyError(
+                    "the database has no notification queue: run `noisefleet-server migrate`"
+                )
             waiting = await queue_sql.open_without_notifier(conn, list(self.notifiers))
         for name, count in waiting:
             log.warning(
@@ -191,6 +198,7 @@ class DeliveryWorker:
     async def _claim_pass(self, deliveries: asyncio.TaskGroup) -> float:
         """Claim and start what is due; how long to sleep before the next pass."""
         settings = self.config.notify
+        self.counters.passes += 1
         more = False
         async with self.pool.connection() as conn:
             for name, notifier in self.notifiers.items():

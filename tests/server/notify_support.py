@@ -1,14 +1,18 @@
-"""Receivers for the notification tests: a webhook receiver (http.server in a thread) that
-checks every POST's signature and headers and answers as scripted, an SMTP server (aiosmtpd)
-and an MQTT subscriber (paho), plus the alert payload the engine would queue."""
+"""Support of the notification tests: a webhook receiver (http.server in a thread) that
+checks every POST's signature and headers and answers as scripted, an SMTP server (aiosmtpd),
+an MQTT subscriber (paho), the alert payload the engine would queue, and in-process delivery
+workers on the test's database."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import json
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -17,11 +21,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar, cast
 
 import paho.mqtt.client as paho
+import psycopg
 from aiosmtpd.controller import Controller
 from paho.mqtt.enums import CallbackAPIVersion
 
+from noisefleet_server.config import DatabaseSettings, MqttSettings, ServerConfig
+from noisefleet_server.notify import queue_sql
+from noisefleet_server.notify.config import NotifierSettings, NotifySettings, WebhookSettings
 from noisefleet_server.notify.signing import verify
-from tests.support.mosquitto import free_port
+from noisefleet_server.notify.worker import DeliveryWorker
+from noisefleet_server.service import make_pool
+from tests.support.mosquitto import Mosquitto, free_port
 
 SECRET = "test-secret-0123456789abcdef"
 T = TypeVar("T")
@@ -218,3 +228,63 @@ class Subscriber:
 
 def decoded(body: bytes) -> dict[str, Any]:
     return cast(dict[str, Any], json.loads(body))
+
+
+FAST = {"first_backoff_s": 0.05, "max_backoff_s": 0.2, "timeout_s": 2.0}
+
+
+def webhook(name: str, url: str, **settings: Any) -> WebhookSettings:
+    return WebhookSettings(name=name, url=url, secret=SECRET, **{**FAST, **settings})
+
+
+def make_config(
+    database_url: str,
+    notifiers: Sequence[NotifierSettings],
+    broker: Mosquitto | None = None,
+    **notify: Any,
+) -> ServerConfig:
+    mqtt = MqttSettings(reconnect_max_s=1.0)
+    if broker is not None:
+        mqtt = dataclasses.replace(mqtt, url=f"mqtt://{broker.host}:{broker.port}")
+    return ServerConfig(
+        database=DatabaseSettings(url=database_url),
+        mqtt=mqtt,
+        notify=NotifySettings(**{"interval_s": 0.5, "lease_margin_s": 5.0, **notify}),
+        notifiers=tuple(notifiers),
+    )
+
+
+@contextlib.asynccontextmanager
+async def running(config: ServerConfig, count: int = 1) -> AsyncIterator[list[DeliveryWorker]]:
+    """``count`` workers (each with its own pool, like separate server processes)."""
+    async with contextlib.AsyncExitStack() as stack:
+        stop = asyncio.Event()
+        workers, tasks = [], []
+        for _ in range(count):
+            pool = await stack.enter_async_context(make_pool(config))
+            worker = DeliveryWorker(config, pool)
+            workers.append(worker)
+            tasks.append(asyncio.create_task(worker.run(stop)))
+        await until(lambda: all(w.listening.is_set() for w in workers), what="LISTEN")
+        try:
+            yield workers
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks)
+
+
+async def enqueue(
+    database_url: str, names: Sequence[str], payload: Mapping[str, object]
+) -> list[uuid.UUID]:
+    async with await psycopg.AsyncConnection.connect(database_url) as conn, conn.transaction():
+        return await queue_sql.enqueue(conn, names, payload)
+
+
+def row(db: psycopg.Connection, notification_id: uuid.UUID) -> dict[str, Any]:
+    cursor = db.execute(
+        "SELECT * FROM noisefleet.notifications WHERE notification_id = %s", (notification_id,)
+    )
+    names = [c.name for c in cursor.description or ()]
+    found = cursor.fetchone()
+    assert found is not None
+    return dict(zip(names, found, strict=True))
