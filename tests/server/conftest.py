@@ -59,14 +59,17 @@ def broker(tmp_path: Path) -> Iterator[Mosquitto]:
 class ServerProcess:
     """``noisefleet-server run`` with its log in a file."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, args: tuple[str, ...] = ()) -> None:
         self.env = env
         self.log_path = log_path
+        self.args = args
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> ServerProcess:
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen([*SERVER, "run"], env=self.env, stdout=log, stderr=log)
+            self.process = subprocess.Popen(
+                [*SERVER, *self.args, "run"], env=self.env, stdout=log, stderr=log
+            )
         process = self.process
 
         def connected() -> bool:
@@ -102,7 +105,9 @@ def start_server(
 ) -> Iterator[Callable[..., ServerProcess]]:
     started: list[ServerProcess] = []
 
-    def start(client_id: str = "worker-1", **settings: str) -> ServerProcess:
+    def start(
+        client_id: str = "worker-1", args: tuple[str, ...] = (), **settings: str
+    ) -> ServerProcess:
         env = {
             **os.environ,
             "NOISEFLEET_DATABASE_URL": database_url,
@@ -112,7 +117,7 @@ def start_server(
             "NOISEFLEET_MQTT_RECONNECT_MAX_S": "1",
             **settings,
         }
-        process = ServerProcess(env, tmp_path / f"server-{client_id}.log").start()
+        process = ServerProcess(env, tmp_path / f"server-{client_id}.log", args).start()
         started.append(process)
         return process
 

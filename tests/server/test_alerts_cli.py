@@ -74,8 +74,8 @@ def test_replay_says_what_a_draft_would_fire_without_writing(
     ).stdout.splitlines()
     found = [json.loads(line) for line in out[:-1]]
     assert [(a["fired_at"], a["resolved_at"]) for a in found] == [
-        ("2026-11-24T08:11:00Z", "2026-11-24T08:13:00Z"),
-        ("2026-11-24T08:26:00Z", "2026-11-24T08:27:00Z"),
+        ("2026-11-24T08:11:00.000Z", "2026-11-24T08:13:00.000Z"),
+        ("2026-11-24T08:26:00.000Z", "2026-11-24T08:27:00.000Z"),
     ]
     assert out[-1].startswith("2 alert(s) from 1 rule(s)")
     assert alerts(db) == []  # nothing written

@@ -8,6 +8,7 @@ from typing import Any
 
 from noisefleet_core.alerts.describe import describe
 from noisefleet_core.alerts.rules import Rule
+from noisefleet_core.contract.levels import format_timestamp
 from noisefleet_server.alerts.reconcile import Change, EpisodeView
 from noisefleet_server.alerts.store_sql import AlertFields, SensorRef
 
@@ -17,7 +18,7 @@ SCHEMA = 1
 def iso(epoch_s: float | None) -> str | None:
     if epoch_s is None or math.isnan(epoch_s):
         return None
-    return datetime.fromtimestamp(epoch_s, UTC).isoformat().replace("+00:00", "Z")
+    return format_timestamp(datetime.fromtimestamp(epoch_s, UTC))
 
 
 def _number(value: float | None) -> float | None:
