@@ -24,7 +24,7 @@ from psycopg import AsyncConnection
 from noisefleet_core.alerts.describe import TransitionKind, describe
 from noisefleet_core.alerts.evaluate import Evaluation, evaluate
 from noisefleet_core.alerts.lifecycle import Episode, RuleState
-from noisefleet_core.alerts.rules import LevelRule, Rule
+from noisefleet_core.alerts.rules import HealthRule, LevelRule, Rule
 from noisefleet_server.alerts.notifications import notification_payload
 from noisefleet_server.alerts.reconcile import EpisodeView, reconcile
 from noisefleet_server.alerts.store_sql import (
@@ -130,25 +130,40 @@ async def _plan(
 
 
 def needs_of(plans: Sequence[Plan]) -> Needs:
-    """What to read for these plans: minutes for windows of a minute or more, the ambient
-    reference, budget and health; 1-s records for windows under a minute; histograms for LAF90
-    over more than a minute (and for the ambient reference's LAF90)."""
-    t_from = min(p.start - p.rule.lookback_s for p in plans)
-    t_to = max(p.end for p in plans)
-    kinds = {p.rule.kind for p in plans}
-    levels = [p.rule for p in plans if isinstance(p.rule, LevelRule)]
-    referenced = [r for r in levels if r.reference != "none"]
+    """What to read for these plans, each series from the earliest time a rule using it looks
+    back to: minutes for windows of a minute or more, the ambient reference, budget and health;
+    1-s records for windows under a minute; histograms for LAF90 over more than a minute (and
+    the ambient reference's LAF90); events for event rules; heartbeats and status for health."""
+    spans: dict[str, list[float]] = {"minutes": [], "records": [], "events": [], "health": []}
+    histograms = False
+    for p in plans:
+        rule, since = p.rule, p.start - p.rule.lookback_s
+        if isinstance(rule, LevelRule):
+            if rule.window_s >= 60 or rule.reference != "none":
+                spans["minutes"].append(since)
+            if rule.window_s < 60:
+                spans["records"].append(since)
+            histograms |= rule.metric == "laf90" and rule.window_s > 60
+            histograms |= rule.reference != "none" and rule.reference_window_s > 60
+        elif rule.kind in ("event", "event_count"):
+            spans["events"].append(since)
+        elif isinstance(rule, HealthRule):
+            spans["health"].append(since)
+            if rule.check in ("stuck", "noise_floor", "clipping"):
+                spans["minutes"].append(since)
+        else:
+            spans["minutes"].append(since)
+
+    def first(kind: str) -> float | None:
+        return min(spans[kind]) if spans[kind] else None
+
     return Needs(
-        t_from,
-        t_to,
-        minutes=bool(kinds & {"budget", "health"})
-        or any(r.window_s >= 60 for r in levels)
-        or bool(referenced),
-        histograms=any(r.metric == "laf90" and r.window_s > 60 for r in levels)
-        or any(r.reference_window_s > 60 for r in referenced),
-        records=any(r.window_s < 60 for r in levels),
-        events=bool(kinds & {"event", "event_count"}),
-        health="health" in kinds,
+        max(p.end for p in plans),
+        minutes_from=first("minutes"),
+        histograms=histograms,
+        records_from=first("records"),
+        events_from=first("events"),
+        health_from=first("health"),
     )
 
 

@@ -36,15 +36,17 @@ _LAEQ, _LAFMAX, _LAF90, _LCPEAK = 0, 1, 5, 7
 
 @dataclass(frozen=True)
 class Needs:
-    """Which series the rules of one sensor need, over which span (epoch seconds)."""
+    """Which series the rules of one sensor need, each from when (epoch seconds; None: not
+    needed), all up to ``t_to``. Each series is read only as far back as the rules that use it
+    look (1-s records are costly to decode: a 1-s rule needs seconds of them, not the hour a
+    clock rule of the same sensor needs in minutes)."""
 
-    t_from: float
     t_to: float
-    minutes: bool = False
+    minutes_from: float | None = None
     histograms: bool = False
-    records: bool = False
-    events: bool = False
-    health: bool = False
+    records_from: float | None = None
+    events_from: float | None = None
+    health_from: float | None = None
 
 
 def _ts(epoch_s: float) -> datetime:
@@ -238,17 +240,22 @@ async def load_sensor_data(
     noise_floor_db: float | None = None,
 ) -> SensorData:
     """Everything ``needs`` asks for over [t_from, t_to), as one ``SensorData``."""
-    a, b = needs.t_from, needs.t_to
-    empty_records = RecordSeries.empty()
+    b = needs.t_to
+    minutes, records = MinuteSeries.empty(), RecordSeries.empty()
+    events, health = EventSeries.empty(), HealthSeries.empty()
+    if needs.minutes_from is not None:
+        minutes = await load_minutes(conn, sensor_id, needs.minutes_from, b, needs.histograms)
+    if needs.records_from is not None:
+        records = await load_records(conn, sensor_id, needs.records_from, b)
+    if needs.events_from is not None:
+        events = await load_events(conn, sensor_id, needs.events_from, b)
+    if needs.health_from is not None:
+        health = await load_health(conn, sensor_id, needs.health_from, b)
     return SensorData(
-        minutes=(
-            await load_minutes(conn, sensor_id, a, b, needs.histograms)
-            if needs.minutes
-            else MinuteSeries.empty()
-        ),
-        records=await load_records(conn, sensor_id, a, b) if needs.records else empty_records,
-        events=await load_events(conn, sensor_id, a, b) if needs.events else EventSeries.empty(),
-        health=await load_health(conn, sensor_id, a, b) if needs.health else HealthSeries.empty(),
+        minutes=minutes,
+        records=records,
+        events=events,
+        health=health,
         timezone=timezone,
         noise_floor_db=noise_floor_db,
     )
