@@ -215,11 +215,15 @@ async def mark_failed(conn: AsyncConnection, claimed: Claimed, error: str) -> No
 
 
 async def seconds_until_due(conn: AsyncConnection, notifiers: Sequence[str]) -> float | None:
-    """How long until the next open notification of ``notifiers`` is due (0 if one is)."""
+    """How long until the next open notification of ``notifiers`` that is not due yet becomes
+    due (a retry, a lease running out). Rows due now are not counted: the pass that just ran
+    claimed what it could, and the rest waits for a free slot or an earlier row of its alert,
+    whose completion wakes the worker."""
     cursor = await conn.execute(
-        "SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()))::float8"
+        "SELECT extract(epoch FROM min(next_attempt_at) - now())::float8"
         " FROM noisefleet_store.notifications"
-        " WHERE state IN ('queued', 'delivering') AND notifier = ANY(%s)",
+        " WHERE state IN ('queued', 'delivering') AND notifier = ANY(%s)"
+        "   AND next_attempt_at > now()",
         (list(notifiers),),
     )
     row = await cursor.fetchone()
