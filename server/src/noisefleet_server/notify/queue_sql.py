@@ -92,8 +92,9 @@ async def enqueue(
     now: datetime | None = None,
 ) -> list[uuid.UUID]:
     """Queue ``payload`` (the §6 notification without notification_id and sent_at) for each
-    notifier; the ids, in the order of ``notifier_names``. Call inside the transaction that
-    changes the alert: both commit together, and the worker wakes at the commit."""
+    notifier; the ids, in the order of ``notifier_names`` (a repeated name counts once). Call
+    inside the transaction that changes the alert: both commit together, and the worker wakes
+    at the commit. Datetimes (aware) become the wire contract's UTC strings."""
     event = payload.get("event")
     if not isinstance(event, str) or not event:
         raise NotifyError("payload.event: required (firing, escalated or resolved)")
