@@ -92,8 +92,9 @@ async def enqueue(
     now: datetime | None = None,
 ) -> list[uuid.UUID]:
     """Queue ``payload`` (the §6 notification without notification_id and sent_at) for each
-    notifier; the ids, in the order of ``notifier_names``. Call inside the transaction that
-    changes the alert: both commit together, and the worker wakes at the commit."""
+    notifier; the ids, in the order of ``notifier_names`` (a repeated name counts once). Call
+    inside the transaction that changes the alert: both commit together, and the worker wakes
+    at the commit. Datetimes (aware) become the wire contract's UTC strings."""
     event = payload.get("event")
     if not isinstance(event, str) or not event:
         raise NotifyError("payload.event: required (firing, escalated or resolved)")
@@ -215,11 +216,15 @@ async def mark_failed(conn: AsyncConnection, claimed: Claimed, error: str) -> No
 
 
 async def seconds_until_due(conn: AsyncConnection, notifiers: Sequence[str]) -> float | None:
-    """How long until the next open notification of ``notifiers`` is due (0 if one is)."""
+    """How long until the next open notification of ``notifiers`` that is not due yet becomes
+    due (a retry, a lease running out). Rows due now are not counted: the pass that just ran
+    claimed what it could, and the rest waits for a free slot or an earlier row of its alert,
+    whose completion wakes the worker."""
     cursor = await conn.execute(
-        "SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()))::float8"
+        "SELECT extract(epoch FROM min(next_attempt_at) - now())::float8"
         " FROM noisefleet_store.notifications"
-        " WHERE state IN ('queued', 'delivering') AND notifier = ANY(%s)",
+        " WHERE state IN ('queued', 'delivering') AND notifier = ANY(%s)"
+        "   AND next_attempt_at > now()",
         (list(notifiers),),
     )
     row = await cursor.fetchone()
