@@ -77,8 +77,11 @@ class Clock:
         self.t = moment.timestamp()
 
 
-def evaluate(config: ServerConfig, clock: Clock, passes: int = 1) -> AlertEngine:
-    """Run the engine's full pass ``passes`` times (rules reloaded each time)."""
+def evaluate(
+    config: ServerConfig, clock: Clock, passes: int = 1, dirty_only: bool = False
+) -> AlertEngine:
+    """Run the engine's full pass ``passes`` times (rules reloaded each time); ``dirty_only``:
+    only the pass over sensors with new data (no clock-driven health pass)."""
 
     async def main() -> AlertEngine:
         async with AsyncConnectionPool(
@@ -86,7 +89,11 @@ def evaluate(config: ServerConfig, clock: Clock, passes: int = 1) -> AlertEngine
         ) as pool:
             engine = AlertEngine(config, pool, now=clock)
             for _ in range(passes):
-                await engine.run_once()
+                if dirty_only:
+                    await engine.refresh_rules(force=True)
+                    await engine.pass_dirty()
+                else:
+                    await engine.run_once()
             assert engine.rules_error is None, engine.rules_error
             return engine
 

@@ -101,18 +101,21 @@ class AlertEngine:
         retry_at = self._failed.get(ref.sensor_id)
         if retry_at is not None and time.monotonic() < retry_at:
             return
-        rules = [
-            r for r in self.rules.for_sensor(ref.site, ref.sensor) if (r.kind == "health") == health
-        ]
+        applicable = self.rules.for_sensor(ref.site, ref.sensor)
         try:
             async with self.pool.connection() as conn, conn.transaction():
                 if not await lock_sensor(conn, ref.sensor_id):
                     return
                 dirty = None
-                if not health:
+                rules: list[Rule]
+                if health:
+                    rules = [r for r in applicable if r.kind == "health"]
+                else:
                     dirty = await take_dirty(conn, ref.sensor_id)
                     if dirty is None:
                         return
+                    # a status message (offline, degraded): health rules at once too
+                    rules = [r for r in applicable if r.kind != "health" or dirty.health]
                 if rules:
                     await evaluate_sensor(
                         conn,

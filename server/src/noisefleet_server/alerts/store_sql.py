@@ -43,6 +43,7 @@ class Dirty:
     levels_to: float | None
     events_from: float | None
     events_to: float | None
+    health: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,13 +97,13 @@ async def lock_sensor(conn: AsyncConnection, sensor_id: int) -> bool:
 async def take_dirty(conn: AsyncConnection, sensor_id: int) -> Dirty | None:
     cursor = await conn.execute(
         "DELETE FROM noisefleet_store.alert_dirty WHERE sensor_id = %s"
-        " RETURNING levels_from, levels_to, events_from, events_to",
+        " RETURNING levels_from, levels_to, events_from, events_to, health",
         (sensor_id,),
     )
     row = await cursor.fetchone()
     if row is None:
         return None
-    return Dirty(*(epoch(v) for v in row))
+    return Dirty(epoch(row[0]), epoch(row[1]), epoch(row[2]), epoch(row[3]), bool(row[4]))
 
 
 async def load_states(conn: AsyncConnection, sensor_id: int) -> dict[str, StateRow]:

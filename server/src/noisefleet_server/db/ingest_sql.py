@@ -283,8 +283,10 @@ async def _store_sequences(conn: AsyncConnection, items: list[tuple[int, Accepte
 
 async def _mark_alert_dirty(conn: AsyncConnection, fresh: Sequence[tuple[int, Accepted]]) -> None:
     """Per sensor, the span of measurement time its new level records and events touch (what
-    the alert evaluator must re-read)."""
+    the alert evaluator must re-read), and whether a status message came (health rules then
+    run at once)."""
     spans: dict[tuple[int, str], tuple[datetime, datetime]] = {}
+    health = {sid for sid, a in fresh if a.message.KIND == StatusMessage.KIND}
     for sid, a in fresh:
         for kind, items in (("levels", a.levels), ("events", a.events)):
             if not items:
@@ -294,25 +296,33 @@ async def _mark_alert_dirty(conn: AsyncConnection, fresh: Sequence[tuple[int, Ac
                 before = spans[(sid, kind)]
                 start, end = min(start, before[0]), max(end, before[1])
             spans[(sid, kind)] = (start, end)
-    if not spans:
+    if not spans and not health:
         return
-    ids = sorted({sid for sid, _ in spans})
+    ids = sorted({sid for sid, _ in spans} | health)
 
     def column(kind: str, index: int) -> list[datetime | None]:
         return [spans[(i, kind)][index] if (i, kind) in spans else None for i in ids]
 
     await conn.execute(
         "INSERT INTO noisefleet_store.alert_dirty AS d"
-        " (sensor_id, levels_from, levels_to, events_from, events_to)"
+        " (sensor_id, levels_from, levels_to, events_from, events_to, health)"
         " SELECT * FROM unnest(%s::int4[], %s::timestamptz[], %s::timestamptz[],"
-        " %s::timestamptz[], %s::timestamptz[])"
+        " %s::timestamptz[], %s::timestamptz[], %s::bool[])"
         " ON CONFLICT (sensor_id) DO UPDATE SET"
         " levels_from = LEAST(d.levels_from, EXCLUDED.levels_from),"
         " levels_to = GREATEST(d.levels_to, EXCLUDED.levels_to),"
         " events_from = LEAST(d.events_from, EXCLUDED.events_from),"
         " events_to = GREATEST(d.events_to, EXCLUDED.events_to),"
+        " health = d.health OR EXCLUDED.health,"
         " generation = d.generation + 1, marked_at = now()",
-        (ids, column("levels", 0), column("levels", 1), column("events", 0), column("events", 1)),
+        (
+            ids,
+            column("levels", 0),
+            column("levels", 1),
+            column("events", 0),
+            column("events", 1),
+            [i in health for i in ids],
+        ),
     )
 
 

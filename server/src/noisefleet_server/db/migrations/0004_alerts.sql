@@ -61,13 +61,15 @@ CREATE TABLE noisefleet_store.alert_state (
 
 -- Sensors with data the evaluator has not seen: per kind (level records, events) the earliest
 -- and latest time touched. generation changes with every mark, so the evaluator deletes only
--- what it evaluated. Heartbeats and status are read by the health rules on the clock.
+-- what it evaluated. health: a status message arrived (offline, degraded …): the sensor's health
+-- rules are evaluated at once rather than at the next clock pass.
 CREATE TABLE noisefleet_store.alert_dirty (
     sensor_id    integer PRIMARY KEY REFERENCES noisefleet_store.sensors,
     levels_from  timestamptz,
     levels_to    timestamptz,
     events_from  timestamptz,
     events_to    timestamptz,
+    health       boolean NOT NULL DEFAULT false,
     generation   bigint NOT NULL DEFAULT 1,
     marked_at    timestamptz NOT NULL DEFAULT now()
 );
