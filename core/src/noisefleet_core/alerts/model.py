@@ -17,6 +17,7 @@ of ``timewindows``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -132,15 +133,9 @@ class RuleCommon:
     @property
     def rule_hash(self) -> str:
         """SHA-256 (hex) of the canonical JSON of ``to_dict()``: stable across processes and
-        Python versions (sorted keys, no whitespace, ASCII, floats in their shortest repr)."""
-        text = json.dumps(
-            self.to_dict(),
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=True,
-            allow_nan=False,
-        )
-        return hashlib.sha256(text.encode("ascii")).hexdigest()
+        Python versions (sorted keys, no whitespace, ASCII, floats in their shortest repr).
+        Computed once per rule (rules are frozen and hashable; the evaluator asks per run)."""
+        return _rule_hash(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The normalised plain form, which ``parse_rule`` accepts back unchanged."""
@@ -167,6 +162,18 @@ class RuleCommon:
     def _active_nominal_s(self) -> float:
         """The longest active window in local clock time (a period's nominal length)."""
         return max((w.nominal_s for w in self.active), default=float(MINUTES_PER_DAY * 60))
+
+
+@functools.lru_cache(maxsize=65536)
+def _rule_hash(rule: RuleCommon) -> str:
+    text = json.dumps(
+        rule.to_dict(),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        allow_nan=False,
+    )
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 def _aligned_lookback_s(align: Align, window_s: float, rule: RuleCommon) -> float:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -25,6 +25,7 @@ from noisefleet_core.alerts.describe import TransitionKind, describe
 from noisefleet_core.alerts.evaluate import Evaluation, evaluate
 from noisefleet_core.alerts.lifecycle import Episode, RuleState
 from noisefleet_core.alerts.rules import HealthRule, LevelRule, Rule
+from noisefleet_core.alerts.series import HealthSeries
 from noisefleet_server.alerts.notifications import notification_payload
 from noisefleet_server.alerts.reconcile import EpisodeView, reconcile
 from noisefleet_server.alerts.store_sql import (
@@ -200,6 +201,15 @@ def episode_views(result: Evaluation) -> list[EpisodeView]:
     return sorted(views.values(), key=lambda v: v.pending_since)
 
 
+@dataclass(frozen=True)
+class Preloaded:
+    """What a batch read for many sensors at once: the rules' states, and (health pass) the
+    heartbeats and status changes."""
+
+    states: dict[str, StateRow]
+    health: HealthSeries | None
+
+
 @dataclass
 class SensorOutcome:
     changes: list[dict[str, Any]] = field(default_factory=list)
@@ -215,16 +225,27 @@ async def evaluate_sensor(
     late_after_s: float,
     enqueue: Any,
     counters: EvaluationCounters,
+    preloaded: Preloaded | None = None,
 ) -> SensorOutcome:
     """Evaluate ``rules`` for one sensor (see the module docstring). ``enqueue(conn, rule,
-    payload)`` queues a notification in this transaction."""
+    payload)`` queues a notification in this transaction. ``preloaded``: the states and the
+    health series, read for many sensors at once by the clock-driven health pass."""
     outcome = SensorOutcome()
-    stored = await load_states(conn, ref.sensor_id)
+    if preloaded is not None:
+        stored = preloaded.states
+    else:
+        stored = await load_states(conn, ref.sensor_id)
     plans = [p for r in rules if (p := await _plan(conn, ref, r, stored, dirty, now)) is not None]
     if not plans:
         return outcome
     counters.sensors += 1
-    data = await load_sensor_data(conn, ref.sensor_id, needs_of(plans), ref.timezone)
+    needs = needs_of(plans)
+    if preloaded is not None and preloaded.health is not None and needs.health_from is not None:
+        needs = replace(needs, health_from=None)
+        data = await load_sensor_data(conn, ref.sensor_id, needs, ref.timezone)
+        data = replace(data, health=preloaded.health)
+    else:
+        data = await load_sensor_data(conn, ref.sensor_id, needs, ref.timezone)
     states: list[tuple[str, str, float, dict[str, Any]]] = []
     for plan in plans:
         rule = plan.rule

@@ -1,9 +1,9 @@
 """The alert tables (migration 0004): plain async functions taking a connection.
 
-The evaluator works one sensor per transaction: ``lock_sensor`` (other evaluators skip it),
-``take_dirty`` (deleting the mark inside the transaction: if evaluation fails, the mark comes
-back with the rollback), ``load_states`` / ``load_alerts``, then ``apply_actions`` and
-``save_state`` and the notifications, all committed together.
+The evaluator works a batch of sensors per transaction: ``lock_sensors`` (other evaluators skip
+those), ``take_dirty_many`` (deleting the marks inside the transaction: a rollback brings them
+back), ``load_states_many``, then per sensor ``load_alerts``, ``apply_action``, ``save_states``
+and the notifications, all committed together.
 """
 
 from __future__ import annotations
@@ -86,24 +86,64 @@ async def sensor_ref(conn: AsyncConnection, site: str, sensor: str) -> SensorRef
     return SensorRef(*row) if row else None
 
 
-async def lock_sensor(conn: AsyncConnection, sensor_id: int) -> bool:
+async def lock_sensors(conn: AsyncConnection, sensor_ids: Sequence[int]) -> list[int]:
+    """The sensors whose evaluation lock this transaction got (others are being evaluated)."""
     cursor = await conn.execute(
-        "SELECT pg_try_advisory_xact_lock(%s, %s)", (ALERT_LOCK_SPACE, sensor_id)
+        "SELECT id FROM unnest(%s::int4[]) AS id WHERE pg_try_advisory_xact_lock(%s, id)",
+        (list(sensor_ids), ALERT_LOCK_SPACE),
     )
-    row = await cursor.fetchone()
-    return bool(row and row[0])
+    return [row[0] for row in await cursor.fetchall()]
 
 
-async def take_dirty(conn: AsyncConnection, sensor_id: int) -> Dirty | None:
+async def load_states_many(
+    conn: AsyncConnection, sensor_ids: Sequence[int]
+) -> dict[int, dict[str, StateRow]]:
     cursor = await conn.execute(
-        "DELETE FROM noisefleet_store.alert_dirty WHERE sensor_id = %s"
-        " RETURNING levels_from, levels_to, events_from, events_to, health",
-        (sensor_id,),
+        "SELECT sensor_id, rule_id, rule_hash, extract(epoch FROM evaluated_to)::float8, state"
+        " FROM noisefleet_store.alert_state WHERE sensor_id = ANY(%s)",
+        (list(sensor_ids),),
     )
-    row = await cursor.fetchone()
-    if row is None:
-        return None
-    return Dirty(epoch(row[0]), epoch(row[1]), epoch(row[2]), epoch(row[3]), bool(row[4]))
+    out: dict[int, dict[str, StateRow]] = {i: {} for i in sensor_ids}
+    for sid, rule_id, rule_hash, evaluated_to, state in await cursor.fetchall():
+        out[sid][rule_id] = StateRow(rule_hash, evaluated_to, state)
+    return out
+
+
+async def take_dirty_many(conn: AsyncConnection, sensor_ids: Sequence[int]) -> dict[int, Dirty]:
+    """Take (delete) the marks of these sensors; inside the caller's transaction, a rollback
+    brings them back."""
+    cursor = await conn.execute(
+        "DELETE FROM noisefleet_store.alert_dirty WHERE sensor_id = ANY(%s)"
+        " RETURNING sensor_id, levels_from, levels_to, events_from, events_to, health",
+        (list(sensor_ids),),
+    )
+    return {
+        row[0]: Dirty(epoch(row[1]), epoch(row[2]), epoch(row[3]), epoch(row[4]), bool(row[5]))
+        for row in await cursor.fetchall()
+    }
+
+
+async def restore_dirty(conn: AsyncConnection, sensor_id: int, dirty: Dirty) -> None:
+    """Put back a mark taken for a sensor whose evaluation failed (merged with newer marks)."""
+    await conn.execute(
+        "INSERT INTO noisefleet_store.alert_dirty AS d"
+        " (sensor_id, levels_from, levels_to, events_from, events_to, health)"
+        " VALUES (%s, %s, %s, %s, %s, %s)"
+        " ON CONFLICT (sensor_id) DO UPDATE SET"
+        " levels_from = LEAST(d.levels_from, EXCLUDED.levels_from),"
+        " levels_to = GREATEST(d.levels_to, EXCLUDED.levels_to),"
+        " events_from = LEAST(d.events_from, EXCLUDED.events_from),"
+        " events_to = GREATEST(d.events_to, EXCLUDED.events_to),"
+        " health = d.health OR EXCLUDED.health, generation = d.generation + 1",
+        (
+            sensor_id,
+            ts(dirty.levels_from),
+            ts(dirty.levels_to),
+            ts(dirty.events_from),
+            ts(dirty.events_to),
+            dirty.health,
+        ),
+    )
 
 
 async def load_states(conn: AsyncConnection, sensor_id: int) -> dict[str, StateRow]:

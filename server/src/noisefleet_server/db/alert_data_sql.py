@@ -11,6 +11,7 @@ Plain async functions taking a connection. Times become float epoch seconds, lev
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -192,19 +193,10 @@ async def load_health(
         "SELECT calibration_date FROM noisefleet_store.sensors WHERE sensor_id = %s", (sensor_id,)
     )
     row = await cursor.fetchone()
-    calibrated: date | None = row[0] if row else None
-    return HealthSeries(
-        heartbeat_at=np.array([b[0] for b in beats], dtype=np.float64),
-        outbox_depth=np.array([b[1] for b in beats], dtype=np.int64),
-        clock_synced=np.array([b[2] for b in beats], dtype=np.bool_),
-        source_error=tuple(b[3] for b in beats),
-        status_at=np.array([s[0] for s in statuses], dtype=np.float64),
-        status=tuple(s[1] for s in statuses),
-        calibration_date=(
-            datetime(calibrated.year, calibrated.month, calibrated.day, tzinfo=UTC).timestamp()
-            if calibrated is not None
-            else None
-        ),
+    return _health(
+        [(b[0], b[1], b[2], b[3]) for b in beats],
+        [(st[0], st[1]) for st in statuses],
+        row[0] if row else None,
     )
 
 
@@ -230,6 +222,61 @@ async def data_ends(
     row = await cursor.fetchone()
     events_end = min(row[0], before) if row and row[0] is not None else None
     return levels_end, events_end
+
+
+async def load_health_many(
+    conn: AsyncConnection, sensor_ids: Sequence[int], t_from: float, t_to: float
+) -> dict[int, HealthSeries]:
+    """``load_health`` for many sensors in three queries (the clock-driven health pass)."""
+    ids = list(sensor_ids)
+    beats: dict[int, list[tuple[float, int, bool, str | None]]] = {i: [] for i in ids}
+    cursor = await conn.execute(
+        "SELECT sensor_id, extract(epoch FROM sent_at)::float8, outbox_depth, clock_synced,"
+        " source_error FROM noisefleet_store.heartbeats WHERE sensor_id = ANY(%s)"
+        " AND sent_at >= %s AND sent_at < %s ORDER BY sensor_id, sent_at",
+        (ids, _ts(t_from), _ts(t_to)),
+    )
+    for sid, at, depth, synced, error in await cursor.fetchall():
+        beats[sid].append((at, depth, synced, error))
+    statuses: dict[int, list[tuple[float, str]]] = {i: [] for i in ids}
+    cursor = await conn.execute(
+        "SELECT sensor_id, extract(epoch FROM at)::float8, state FROM ("
+        " SELECT DISTINCT ON (sensor_id) sensor_id, at, state FROM noisefleet_store.status_log"
+        " WHERE sensor_id = ANY(%s) AND at < %s ORDER BY sensor_id, at DESC) before"
+        " UNION ALL SELECT sensor_id, extract(epoch FROM at)::float8, state"
+        " FROM noisefleet_store.status_log WHERE sensor_id = ANY(%s) AND at >= %s AND at < %s"
+        " ORDER BY 1, 2",
+        (ids, _ts(t_from), ids, _ts(t_from), _ts(t_to)),
+    )
+    for sid, at, state in await cursor.fetchall():
+        statuses[sid].append((at, state))
+    cursor = await conn.execute(
+        "SELECT sensor_id, calibration_date FROM noisefleet_store.sensors"
+        " WHERE sensor_id = ANY(%s)",
+        (ids,),
+    )
+    calibrations: dict[int, date | None] = dict(await cursor.fetchall())
+    return {i: _health(beats[i], statuses[i], calibrations.get(i)) for i in ids}
+
+
+def _health(
+    beats: Sequence[tuple[float, int, bool, str | None]],
+    statuses: Sequence[tuple[float, str]],
+    calibrated: date | None,
+) -> HealthSeries:
+    return HealthSeries(
+        heartbeat_at=np.array([b[0] for b in beats], dtype=np.float64),
+        outbox_depth=np.array([b[1] for b in beats], dtype=np.int64),
+        clock_synced=np.array([b[2] for b in beats], dtype=np.bool_),
+        source_error=tuple(b[3] for b in beats),
+        status_at=np.array([s[0] for s in statuses], dtype=np.float64),
+        status=tuple(s[1] for s in statuses),
+        calibration_date=(
+            datetime(calibrated.year, calibrated.month, calibrated.day, tzinfo=UTC).timestamp()
+            if calibrated is not None
+            else None
+        ),
+    )
 
 
 async def load_sensor_data(
