@@ -113,10 +113,10 @@ def _substitute(value: Any, replacements: dict[str, str]) -> Any:
 def load_dashboards(datasource_uid: str = DATASOURCE_UID) -> list[Dashboard]:
     """The package's dashboards, their datasource references set to ``datasource_uid``."""
     dashboards = []
-    for name, body in _package_json("dashboards"):
-        if not isinstance(body, dict) or not body.get("uid") or not body.get("title"):
+    for name, raw in _package_json("dashboards"):
+        if not isinstance(raw, dict) or not raw.get("uid") or not raw.get("title"):
             raise GrafanaError(f"dashboards/{name}: needs a uid and a title")
-        body = _substitute(body, {DATASOURCE_PLACEHOLDER: datasource_uid})
+        body = _substitute(raw, {DATASOURCE_PLACEHOLDER: datasource_uid})
         dashboards.append(Dashboard(uid=body["uid"], title=body["title"], body=body))
     return dashboards
 
@@ -125,10 +125,10 @@ def load_alert_rules(folder_uid: str, datasource_uid: str = DATASOURCE_UID) -> l
     """The package's alert rules, in ``folder_uid``, querying ``datasource_uid``."""
     rules = []
     replacements = {DATASOURCE_PLACEHOLDER: datasource_uid, FOLDER_PLACEHOLDER: folder_uid}
-    for name, body in _package_json("alert-rules"):
-        if not isinstance(body, dict) or not body.get("uid") or not body.get("title"):
+    for name, raw in _package_json("alert-rules"):
+        if not isinstance(raw, dict) or not raw.get("uid") or not raw.get("title"):
             raise GrafanaError(f"alert-rules/{name}: needs a uid and a title")
-        body = _substitute(body, replacements)
+        body = _substitute(raw, replacements)
         rules.append(AlertRule(uid=body["uid"], title=body["title"], body=body))
     return rules
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import niquests.exceptions
-from grafana_client import GrafanaApi
+from grafana_client.api import GrafanaApi
 from grafana_client.client import (
     GrafanaClientError,
     GrafanaException,
@@ -59,9 +59,11 @@ class Outcome:
         return f"{self.kind} {self.uid} ({self.title}): {self.action}"
 
 
-def connect(url: str, token: str, timeout_s: float) -> GrafanaApi:
-    """A client for ``url`` with a bearer token (no I/O yet)."""
-    return GrafanaApi.from_url(url, credential=token, timeout=timeout_s)
+def connect(url: str, token: str, timeout_s: float) -> Any:
+    """A client for ``url`` with a bearer token (no I/O yet). ``Any``: grafana-client's
+    methods are unannotated, so its answers are checked here instead (``_object``)."""
+    api: Any = GrafanaApi.from_url(url, credential=token, timeout=timeout_s)
+    return api
 
 
 class _Calls:
@@ -119,7 +121,7 @@ def _decide(exists: bool, changed: bool, dry_run: bool) -> str:
 
 
 def provision(
-    api: GrafanaApi, plan: Plan, *, url: str, token: str, timeout_s: float, dry_run: bool
+    api: Any, plan: Plan, *, url: str, token: str, timeout_s: float, dry_run: bool
 ) -> list[Outcome]:
     """Make Grafana match ``plan``; what happened to each object, in order."""
     calls = _Calls(url, token, timeout_s)
@@ -129,7 +131,7 @@ def provision(
     return outcomes
 
 
-def _datasource(api: GrafanaApi, plan: Plan, calls: _Calls, dry_run: bool) -> Outcome:
+def _datasource(api: Any, plan: Plan, calls: _Calls, dry_run: bool) -> Outcome:
     wanted = plan.datasource
     uid = wanted["uid"]
     what = f"datasource {uid}"
@@ -153,7 +155,7 @@ def _datasource(api: GrafanaApi, plan: Plan, calls: _Calls, dry_run: bool) -> Ou
     return Outcome("datasource", uid, wanted["name"], action)
 
 
-def _folder(api: GrafanaApi, plan: Plan, calls: _Calls, dry_run: bool) -> Outcome:
+def _folder(api: Any, plan: Plan, calls: _Calls, dry_run: bool) -> Outcome:
     uid, title = plan.folder_uid, plan.folder_title
     what = f"folder {uid}"
     current = _object(what, calls(what, lambda: api.folder.get_folder(uid), missing_ok=True), calls)
@@ -168,7 +170,7 @@ def _folder(api: GrafanaApi, plan: Plan, calls: _Calls, dry_run: bool) -> Outcom
 
 
 def _dashboard(
-    api: GrafanaApi, dashboard: Dashboard, folder_uid: str, calls: _Calls, dry_run: bool
+    api: Any, dashboard: Dashboard, folder_uid: str, calls: _Calls, dry_run: bool
 ) -> Outcome:
     what = f"dashboard {dashboard.uid}"
     current = _object(
@@ -179,7 +181,8 @@ def _dashboard(
     if current is None:
         changed = True
     else:
-        meta = current.get("meta") if isinstance(current.get("meta"), dict) else {}
+        meta = current.get("meta")
+        meta = meta if isinstance(meta, dict) else {}
         changed = (
             differs(dashboard.body, current.get("dashboard")) or meta.get("folderUid") != folder_uid
         )
@@ -195,7 +198,7 @@ def _dashboard(
     return Outcome("dashboard", dashboard.uid, dashboard.title, action)
 
 
-def _alert_rule(api: GrafanaApi, rule: AlertRule, calls: _Calls, dry_run: bool) -> Outcome:
+def _alert_rule(api: Any, rule: AlertRule, calls: _Calls, dry_run: bool) -> Outcome:
     what = f"alert rule {rule.uid}"
     current = _object(
         what,
