@@ -99,10 +99,10 @@ class _Calls:
             raise self._fail(what, str(error.message)) from None
         except niquests.exceptions.Timeout:
             raise self._fail(what, f"no answer within {self.timeout_s:g} s") from None
+        except ValueError:  # before RequestException: niquests' JSONDecodeError is both
+            raise self._fail(what, "the answer is not JSON (is this Grafana?)") from None
         except niquests.exceptions.RequestException as error:
             raise self._fail(what, f"cannot reach Grafana ({type(error).__name__})") from None
-        except ValueError:
-            raise self._fail(what, "the answer is not JSON (is this Grafana?)") from None
 
 
 def _object(what: str, answer: Any, calls: _Calls) -> dict[str, Any] | None:
