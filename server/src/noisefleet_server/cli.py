@@ -1,4 +1,5 @@
-"""``noisefleet-server``: migrate, run, check, the registry's admin verbs and ``alerts``.
+"""``noisefleet-server``: migrate, run, check, the registry's admin verbs, ``alerts`` and
+``grafana``.
 
 Every error is one line on stderr and exit status 1 (2 for usage errors); nothing prints a
 traceback for bad input, a missing file or an unreachable service.
@@ -23,6 +24,7 @@ from noisefleet_server.commands import model_commands, send_and_wait
 from noisefleet_server.config import ServerConfig, broker_address, load_config, redacted_url
 from noisefleet_server.db.migrate import migrate
 from noisefleet_server.errors import ServerError
+from noisefleet_server.grafana import cli as grafana_cli
 from noisefleet_server.mqtt import make_client
 from noisefleet_server.service import run
 
@@ -78,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     push.add_argument("folder", type=Path)
     push.add_argument("--timeout-s", type=float, default=120.0)
     alerts_cli.add_parser(sub)
+    grafana_cli.add_parser(sub)
     return parser
 
 
@@ -261,6 +264,10 @@ async def _sensors(config: ServerConfig, args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command == "grafana":
+            # Needs no server config unless the datasource URL comes from it.
+            logging.basicConfig(level=logging.WARNING)
+            return grafana_cli.run(args, lambda: load_config(args.config).database.url)
         config = load_config(args.config)
         level = (args.log_level or config.log_level).upper()
         logging.basicConfig(
