@@ -161,3 +161,18 @@ def test_template_expands_to_rules_that_import(database_url: str) -> None:
     _cli(database_url, "alerts", "template", "ta-laerm", "--site", SITE, "--import")
     exported = json.loads(_cli(database_url, "alerts", "rules", "export").stdout)
     assert {r["id"] for r in exported["rules"]} >= {"ta-laerm.day", "ta-laerm.night"}
+
+
+def test_validate_needs_no_database_and_the_shipped_examples_are_valid() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOISEFLEET_")}
+    example = Path(__file__).resolve().parents[2] / "deploy" / "server" / "rules.toml"
+    result = subprocess.run(
+        [*SERVER, "alerts", "rules", "validate", str(example)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "7 rule(s), valid" in result.stdout

@@ -268,7 +268,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Needs no server config unless the datasource URL comes from it.
             logging.basicConfig(level=logging.WARNING)
             return grafana_cli.run(args, lambda: load_config(args.config).database.url)
-        config = load_config(args.config)
+        offline = args.command == "alerts" and alerts_cli.offline_verb(args)
+        config = load_config(args.config, offline=offline)
         level = (args.log_level or config.log_level).upper()
         logging.basicConfig(
             level=getattr(logging, level, logging.INFO),

@@ -197,7 +197,9 @@ def _positive(key: str, value: float) -> None:
         raise ConfigError(f"{key}: must be greater than 0, got {value}")
 
 
-def _validate(config: ServerConfig, from_file: Mapping[str, Mapping[str, object]]) -> None:
+def _validate(
+    config: ServerConfig, from_file: Mapping[str, Mapping[str, object]], offline: bool = False
+) -> None:
     if "url" in from_file.get("database", {}) and urlsplit(config.database.url).password:
         raise ConfigError(
             "database.url: do not put the password in the file; use database.password_file "
@@ -214,12 +216,15 @@ def _validate(config: ServerConfig, from_file: Mapping[str, Mapping[str, object]
             value = getattr(section, f.name)
             if isinstance(value, int | float) and not isinstance(value, bool):
                 _positive(f"{name}.{f.name}", value)
-    if not config.database.url:
+    if not config.database.url and not offline:
         raise ConfigError(
             "database.url: not set; set NOISEFLEET_DATABASE_URL or [database] url in the config "
             "(e.g. postgresql://noisefleet@127.0.0.1:5432/noisefleet)"
         )
-    if urlsplit(config.database.url).scheme not in ("postgresql", "postgres"):
+    if config.database.url and urlsplit(config.database.url).scheme not in (
+        "postgresql",
+        "postgres",
+    ):
         raise ConfigError("database.url: must be a postgresql:// URL")
     broker_address(config.mqtt)
     if config.log_level.lower() not in ("debug", "info", "warning", "error"):
@@ -236,8 +241,11 @@ def _read_secret(key: str, path: str, base: Path | None) -> str:
         raise ConfigError(f"{key}: cannot read {file}: {error.strerror}") from None
 
 
-def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> ServerConfig:
-    """The validated configuration (see the module docstring)."""
+def load_config(
+    path: Path | None = None, env: Mapping[str, str] | None = None, *, offline: bool = False
+) -> ServerConfig:
+    """The validated configuration (see the module docstring). ``offline``: for commands that
+    use no database (validating rules, expanding templates): no database URL needed."""
     env = os.environ if env is None else env
     data: dict[str, Any] = {}
     base = None
@@ -263,7 +271,7 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         raise ConfigError("log_level: expected a string")
     notifiers = parse_notifiers(data.get("notifiers", {}), base, env)
     config = ServerConfig(**sections, log_level=log_level, notifiers=notifiers)
-    _validate(config, data)
+    _validate(config, data, offline)
     if config.database.password_file:
         secret = _read_secret("database.password_file", config.database.password_file, base)
         config = dataclasses.replace(

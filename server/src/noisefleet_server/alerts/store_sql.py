@@ -160,23 +160,22 @@ async def save_states(
     sensor_id: int,
     states: Sequence[tuple[str, str, float, dict[str, Any]]],
 ) -> None:
-    """Upsert (rule_id, rule_hash, evaluated_to, state) of one sensor's rules at once."""
+    """Upsert (rule_id, rule_hash, evaluated_to, state) of one sensor's rules at once (one
+    JSON parameter: cheaper to send than four arrays)."""
     if not states:
         return
+    rows = [
+        {"rule_id": r, "rule_hash": h, "evaluated_to": t, "state": st} for r, h, t, st in states
+    ]
     await conn.execute(
         "INSERT INTO noisefleet_store.alert_state"
         " (rule_id, sensor_id, rule_hash, evaluated_to, state)"
-        " SELECT r, %s, h, t, s FROM unnest(%s::text[], %s::text[], %s::timestamptz[],"
-        " %s::jsonb[]) AS u(r, h, t, s)"
+        " SELECT x.rule_id, %s, x.rule_hash, to_timestamp(x.evaluated_to), x.state"
+        " FROM jsonb_to_recordset(%s::jsonb)"
+        " AS x(rule_id text, rule_hash text, evaluated_to float8, state jsonb)"
         " ON CONFLICT (rule_id, sensor_id) DO UPDATE SET rule_hash = EXCLUDED.rule_hash,"
         " evaluated_to = EXCLUDED.evaluated_to, state = EXCLUDED.state",
-        (
-            sensor_id,
-            [s[0] for s in states],
-            [s[1] for s in states],
-            [ts(s[2]) for s in states],
-            [json.dumps(s[3]) for s in states],
-        ),
+        (sensor_id, json.dumps(rows, allow_nan=False)),
     )
 
 
