@@ -386,3 +386,44 @@ check = "clock_unsynced"
     clock.set(now + timedelta(minutes=11))
     evaluate(config, clock)
     assert [a["state"] for a in alerts(db, "clock")] == ["firing"]
+
+
+def test_a_bad_database_rule_keeps_the_valid_set_in_force(
+    database_url: str, db: psycopg.Connection, tmp_path: Path
+) -> None:
+    _site(db)
+    config = config_for(database_url, write_rules(tmp_path / "r.toml", ROLLING))
+    engine = evaluate(config, Clock(T0))
+    assert [r.id for r in engine.rules.rules] == ["rolling-15"]
+    # someone writes a broken rule into the database (the dashboard validates; SQL does not)
+    db.execute(
+        "INSERT INTO noisefleet_store.alert_rules (rule_id, body) VALUES ('x', %s)",
+        ('{"id": "x", "kind": "level", "metric": "laeq", "window_s": "long"}',),
+    )
+
+    async def reload() -> tuple[list[str], str | None]:
+        from psycopg_pool import AsyncConnectionPool
+
+        from noisefleet_server.alerts.engine import AlertEngine
+
+        async with AsyncConnectionPool(database_url, min_size=1, max_size=1, open=False) as pool:
+            engine = AlertEngine(config, pool, now=Clock(T0))
+            engine.rules = load_rules_toml(ROLLING)
+            await engine.refresh_rules(force=True)
+            return [r.id for r in engine.rules.rules], engine.rules_error
+
+    rules, error = asyncio.run(reload())
+    assert rules == ["rolling-15"]  # the previous, valid set stays in force
+    assert error is not None
+    assert "database rules" in error
+    assert "window_s" in error
+    assert "\n" not in error
+    # a rule id that clashes with the file's is refused as a whole too
+    db.execute("DELETE FROM noisefleet_store.alert_rules")
+    db.execute(
+        "INSERT INTO noisefleet_store.alert_rules (rule_id, body) VALUES ('rolling-15', %s)",
+        ('{"id": "rolling-15", "kind": "event", "labels": ["siren"]}',),
+    )
+    rules, error = asyncio.run(reload())
+    assert error is not None
+    assert "rolling-15" in error
