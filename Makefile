@@ -33,6 +33,8 @@ bench: setup
 	$(BIN)/python bench/bench_outbox.py
 	$(BIN)/python bench/bench_agent.py
 	$(BIN)/python bench/bench_ingest.py
+	$(BIN)/python bench/bench_alert_eval.py
+	$(BIN)/python bench/bench_alerts.py
 
 # Regenerate the edge's default classifier from the synthetic generator (fixed seeds).
 default-model: setup
