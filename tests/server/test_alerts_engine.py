@@ -427,3 +427,22 @@ def test_a_bad_database_rule_keeps_the_valid_set_in_force(
     rules, error = asyncio.run(reload())
     assert error is not None
     assert "rolling-15" in error
+
+
+def test_removing_a_rule_closes_its_open_alert(
+    database_url: str, db: psycopg.Connection, tmp_path: Path
+) -> None:
+    _site(db)
+    rules_file = write_rules(tmp_path / "r.toml", ROLLING)
+    config = config_for(database_url, rules_file)
+    ingest(database_url, minutes_of_records(T0, [80.0] * 1200))
+    evaluate(config, Clock(T0 + timedelta(hours=1)))
+    [alert] = alerts(db)
+    assert alert["state"] == "firing"
+    rules_file.write_text(ROLLING.replace('id = "rolling-15"', 'id = "renamed"'))
+    evaluate(config, Clock(T0 + timedelta(hours=1)))
+    old = next(a for a in alerts(db) if a["rule_id"] == "rolling-15")
+    assert old["state"] == "resolved"
+    assert "rule was removed" in old["message"]
+    states = db.execute("SELECT rule_id FROM noisefleet_store.alert_state").fetchall()
+    assert ("rolling-15",) not in states

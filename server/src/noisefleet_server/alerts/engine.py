@@ -34,6 +34,7 @@ from noisefleet_server.alerts.rules_source import load_rule_set
 from noisefleet_server.alerts.store_sql import (
     SensorRef,
     all_sensors,
+    close_orphans,
     dirty_sensors,
     load_states_many,
     lock_sensors,
@@ -96,6 +97,10 @@ class AlertEngine:
         try:
             async with self.pool.connection() as conn:
                 rules = await load_rule_set(conn, self.settings.rules_file, names)
+                active = [r.id for r in rules.rules if r.enabled]
+                closed = await close_orphans(conn, active)
+            if closed:
+                log.info("alerts: %d open alert(s) of removed or disabled rules closed", closed)
         except AlertError as error:
             if str(error) != self.rules_error:
                 log.error("alert rules not applied (the previous rules stay in force): %s", error)

@@ -329,3 +329,19 @@ async def delete_rule(conn: AsyncConnection, rule_id: str) -> bool:
         (rule_id,),
     )
     return await cursor.fetchone() is not None
+
+
+async def close_orphans(conn: AsyncConnection, rule_ids: Sequence[str]) -> int:
+    """Rules removed or disabled: resolve their open alerts (noted in the message) and forget
+    their evaluation state (a rule coming back starts afresh, not from where it stood)."""
+    ids = list(rule_ids)
+    cursor = await conn.execute(
+        "UPDATE noisefleet_store.alerts SET state = 'resolved', resolved_at = now(),"
+        " message = message || ' (closed: the rule was removed or disabled)', updated_at = now()"
+        " WHERE state IN ('pending', 'firing') AND NOT (rule_id = ANY(%s))",
+        (ids,),
+    )
+    await conn.execute(
+        "DELETE FROM noisefleet_store.alert_state WHERE NOT (rule_id = ANY(%s))", (ids,)
+    )
+    return cursor.rowcount
