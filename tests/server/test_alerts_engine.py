@@ -192,6 +192,10 @@ limit = 3
     [bark] = alerts(db, "barking")
     # the 4th bark starts at 08:08:00: more than 3 starts in the window from then on
     assert bark["fired_at"] == T0 + timedelta(minutes=9)
+    # the first (08:05:00) leaves the 10-min window [t − 600 s, t) at t = 08:15:01; on the
+    # 60-s grid the count is back to 3 at 08:16
+    assert bark["state"] == "resolved"
+    assert bark["resolved_at"] == T0 + timedelta(minutes=16)
 
 
 def test_offline_health_rule(database_url: str, db: psycopg.Connection, tmp_path: Path) -> None:
@@ -266,18 +270,19 @@ limit_db = 60.0
     start = datetime(2026, 11, 24, 22, 10, tzinfo=UTC)  # 23:10 local
     messages = minutes_of_records(start, [38.0] * 120, lafmax_db=45.0)
     ingest(database_url, messages)
-    peak = minutes_of_records(start + timedelta(seconds=5), [40.0], lafmax_db=61.0, seq0=10)
     quiet = minutes_of_records(start + timedelta(minutes=2), [38.0] * 60, lafmax_db=59.9, seq0=11)
-    # the loud second replaces nothing (a record already stored under its start is a
-    # duplicate), so publish it on a fresh sensor minute instead: 23:12:05 local
-    del peak
     loud = minutes_of_records(start + timedelta(minutes=3), [40.0], lafmax_db=61.0, seq0=12)
-    ingest(database_url, quiet + loud)
+    after = minutes_of_records(
+        start + timedelta(minutes=3, seconds=1), [38.0] * 59, lafmax_db=45.0, seq0=13
+    )
+    ingest(database_url, quiet + loud + after)
     evaluate(config, Clock(start + timedelta(hours=1)))
     [alert] = alerts(db, "night-peak")
     # the sample at t describes [t − 1 s, t): the loud second 22:13:00 is seen at 22:13:01
     assert alert["fired_at"] == start + timedelta(minutes=3, seconds=1)
     assert alert["peak"] == pytest.approx(61.0)
+    assert alert["state"] == "resolved"  # the next second is quiet again
+    assert alert["resolved_at"] == start + timedelta(minutes=3, seconds=2)
 
 
 def test_cool_down_suppresses_and_counts(
