@@ -118,10 +118,20 @@ def test_retention_drops_whole_old_partitions_and_keeps_rollups(db: psycopg.Conn
         async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
             return await apply_retention(conn, RetentionSettings(level_records_days=90), False, NOW)
 
+    # notifications: an old delivered and an old failed one go, an old queued one stays
+    for state in ("delivered", "failed", "queued"):
+        db.execute(
+            "INSERT INTO noisefleet_store.notifications (notification_id, notifier, alert_id,"
+            " event, site, sensor, body, created_at, state)"
+            " VALUES (gen_random_uuid(), 'ops', 1, 'firing', 'park', 's01', '{}', %s, %s)",
+            (old, state),
+        )
     dropped = asyncio.run(retain())
     assert dropped == [f"level_minutes_{old:%Y%m}"]
     assert db.execute("SELECT count(*) FROM noisefleet.levels").fetchone() == (60,)
     assert db.execute("SELECT count(*) FROM noisefleet.levels_1h").fetchone() == (1,)
+    states = db.execute("SELECT state FROM noisefleet_store.notifications").fetchall()
+    assert states == [("queued",)]
 
 
 def test_a_partition_created_twice_is_created_once(db: psycopg.Connection) -> None:

@@ -96,6 +96,8 @@ class RetentionSettings:
     message_ids_days: int = 30
     """Message ids kept for de-duplication (level records are de-duplicated by start too)."""
     dead_letters_days: int = 30
+    notifications_days: int = 90
+    """Delivered or failed notifications (the alerts themselves are kept for ever)."""
 
 
 @dataclass(frozen=True)

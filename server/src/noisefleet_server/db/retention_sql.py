@@ -1,8 +1,9 @@
-"""Retention: 1-s level records, heartbeats, message ids and dead letters older than configured.
+"""Retention: 1-s level records, heartbeats, message ids, dead letters and finished
+notifications older than configured.
 
 Plain PostgreSQL: whole monthly partitions of ``level_minutes`` are dropped once their last
 minute is older than the retention (so up to a month more is kept); TimescaleDB: a retention
-policy drops chunks. Roll-ups, events and Lden are kept for ever.
+policy drops chunks. Roll-ups, events, Lden and alerts are kept for ever.
 """
 
 from __future__ import annotations
@@ -61,4 +62,10 @@ async def apply_retention(
             ),
             (now - timedelta(days=days),),
         )
+    # Notifications delivered or given up (queued ones are kept whatever their age).
+    await conn.execute(
+        "DELETE FROM noisefleet_store.notifications WHERE state IN ('delivered', 'failed')"
+        " AND created_at < %s",
+        (now - timedelta(days=settings.notifications_days),),
+    )
     return dropped
