@@ -191,7 +191,8 @@ def sign_in(
                         f" {settings.lock_s // 60} min.",
                     )
             return SignInResult(None, None, WRONG)
-        assert password_hash is not None and row is not None
+        assert password_hash is not None
+        assert row is not None
         new_hash = auth.hash_password(password) if auth.needs_rehash(password_hash) else None
         conn.execute(
             "UPDATE noisefleet_store.dashboard_users SET failed_count = 0, locked_until = NULL,"
