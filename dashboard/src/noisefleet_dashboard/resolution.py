@@ -11,8 +11,9 @@ these four as it is: for 2000 points that is 1 s up to 33 min, 1 min up to 33 h,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
 
 from noisefleet_dashboard.errors import QueryError
 
@@ -49,3 +50,23 @@ def choose_resolution(span: timedelta, max_points: int = 2000) -> Resolution:
         if points(span, resolution) <= max_points:
             return resolution
     return RESOLUTIONS[-1]
+
+
+SPANS: dict[str, timedelta] = {
+    "30 minutes": timedelta(minutes=30),
+    "6 hours": timedelta(hours=6),
+    "24 hours": timedelta(hours=24),
+    "7 days": timedelta(days=7),
+    "30 days": timedelta(days=30),
+    "365 days": timedelta(days=365),
+}
+"""The Site page's zoom choices (each lands on a different resolution at 2000 points)."""
+
+
+def window(until: date, span: timedelta, timezone: str, now: datetime) -> tuple[datetime, datetime]:
+    """[start, end) of a chart: ``span`` back from the end of local day ``until`` (or from now
+    when that day has not ended)."""
+    zone = ZoneInfo(timezone)
+    day_end = datetime.combine(until + timedelta(days=1), time(0), zone)
+    end = min(now, day_end)
+    return end - span, end
