@@ -6,11 +6,14 @@ they exist (dashboard/README.md lists them)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from noisefleet_dashboard import data
 from noisefleet_dashboard.errors import DashboardError
-from noisefleet_dashboard.ui import fleet, signin, site
+
+UI = Path(__file__).parent / "ui"
 
 
 def main() -> None:
@@ -22,7 +25,7 @@ def main() -> None:
         st.error(str(error))
         st.stop()
     if user is None:
-        navigation = st.navigation([st.Page(signin.page, title="Sign in", url_path="signin")])
+        navigation = st.navigation([st.Page(UI / "signin.py", title="Sign in", url_path="signin")])
     else:
         with st.sidebar:
             st.write(f"Signed in as **{user.username}** ({user.role})")
@@ -31,8 +34,8 @@ def main() -> None:
                 st.rerun()
         navigation = st.navigation(
             [
-                st.Page(fleet.page, title="Fleet", url_path="fleet", default=True),
-                st.Page(site.page, title="Site", url_path="site"),
+                st.Page(UI / "fleet.py", title="Fleet", url_path="fleet", default=True),
+                st.Page(UI / "site.py", title="Site", url_path="site"),
             ]
         )
     navigation.run()

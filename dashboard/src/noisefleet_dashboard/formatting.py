@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta
 
-from noisefleet_dashboard.compliance import MARKS, day_verdict, limit_at, sensor_state
+from noisefleet_dashboard.compliance import MARKS, PERIODS, day_verdict, limit_at, sensor_state
 from noisefleet_dashboard.queries import FleetRow, LdenDay, LevelPoint
 
 STATE_MARKS = {"online": "🟢 online", "offline": "🔴 offline", "never seen": "⚪ never seen"}
@@ -116,7 +116,7 @@ def lden_table(days: Sequence[LdenDay], limits: Mapping[str, float]) -> list[dic
 def limits_text(limits: Mapping[str, float]) -> str:
     if not limits:
         return "no limits set (noisefleet-server sites add … --limit day=55)"
-    return ", ".join(f"{p} {float(v):g} dB" for p, v in limits.items())
+    return ", ".join(f"{p} {float(limits[p]):g} dB" for p in PERIODS if p in limits)
 
 
 def _round(value: float | None) -> float | None:

@@ -58,3 +58,7 @@ def page() -> None:
                 "Assign with `noisefleet-server sensors assign SITE SENSOR` "
                 "(register the site first with `noisefleet-server sites add`)."
             )
+
+
+if __name__ == "__main__":
+    page()

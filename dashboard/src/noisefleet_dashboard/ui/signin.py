@@ -23,3 +23,7 @@ def page() -> None:
             st.rerun()
         st.error(refusal)
     st.caption("No account yet? An administrator creates one: `noisefleet-dashboard users add`.")
+
+
+if __name__ == "__main__":
+    page()

@@ -66,3 +66,7 @@ def page() -> None:
         st.dataframe(table, hide_index=True, key="site_lden")
     else:
         st.info("No Lden days in this period yet (days run 07:00–07:00 local time).")
+
+
+if __name__ == "__main__":
+    page()
