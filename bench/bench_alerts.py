@@ -193,9 +193,10 @@ def evaluation_cost(url: str, sensors: int, rounds: int, folder: Path) -> None:
                 " per sensor"
             )
             per_minute = 60.0 / (wall + _median(health_walls) * 2)  # health every 30 s
+            verdict = "met" if per_minute >= 10000 else "NOT met"
             print(
                 f"  => one evaluator keeps up with ~{per_minute:,.0f} sensors × 5 rules at a minute"
-                f" of data per sensor per minute (goal 10 000: {'met' if per_minute >= 10000 else 'NOT met'}"
+                f" of data per sensor per minute (goal 10 000: {verdict}"
                 " on this 2-core machine, PostgreSQL sharing it)"
             )
 
