@@ -109,3 +109,14 @@ def test_a_viewer_opening_another_operators_site_is_refused(live_fleet: Fleet):
     at.switch_page("ui/site.py").run()
     assert "You may not see site 'depot'" in at.error[0].value
     assert not at.dataframe
+
+
+def test_an_unreachable_database_is_one_line_on_the_page(monkeypatch: pytest.MonkeyPatch):
+    from tests.support.mosquitto import free_port
+
+    monkeypatch.setenv("NOISEFLEET_DATABASE_URL", f"postgresql://x@127.0.0.1:{free_port()}/x")
+    monkeypatch.setenv("NOISEFLEET_DATABASE_CONNECT_TIMEOUT_S", "1")
+    at = _sign_in(_app(), "olga", PASSWORD)
+    assert not at.exception, at.exception
+    assert at.error[0].value.startswith("The database cannot be reached: ")
+    assert "\n" not in at.error[0].value

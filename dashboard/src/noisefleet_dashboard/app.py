@@ -38,7 +38,10 @@ def main() -> None:
                 st.Page(UI / "site.py", title="Site", url_path="site"),
             ]
         )
-    navigation.run()
+    try:
+        navigation.run()
+    except DashboardError as error:
+        st.error(str(error))
 
 
 main()

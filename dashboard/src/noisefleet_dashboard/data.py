@@ -14,17 +14,21 @@ cached queries. Pages call these and nothing below them.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import streamlit as st
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from noisefleet_dashboard import accounts, queries
 from noisefleet_dashboard.access import SiteScope, User
 from noisefleet_dashboard.config import CONFIG_FILE_ENV, DashboardConfig, load_config
+from noisefleet_dashboard.errors import DatabaseUnavailableError
 from noisefleet_dashboard.resolution import Resolution
 
 TOKEN_KEY = "auth_token"
@@ -49,9 +53,20 @@ def _pool(url: str, max_size: int, timeout_s: float) -> ConnectionPool:
     )
 
 
-def pool(cfg: DashboardConfig) -> ConnectionPool:
+@contextmanager
+def _connection(url: str, max_size: int, timeout_s: float) -> Iterator[psycopg.Connection]:
+    """A pooled connection; an unreachable database becomes one line for the page."""
+    try:
+        with _pool(url, max_size, timeout_s).connection() as conn:
+            yield conn
+    except (PoolTimeout, psycopg.OperationalError) as error:
+        first = (str(error).strip().splitlines() or ["unreachable"])[0]
+        raise DatabaseUnavailableError(f"The database cannot be reached: {first}") from None
+
+
+def connection(cfg: DashboardConfig) -> Any:
     d = cfg.database
-    return _pool(d.url, d.pool_max_size, d.connect_timeout_s)
+    return _connection(d.url, d.pool_max_size, d.connect_timeout_s)
 
 
 def now() -> datetime:
@@ -71,7 +86,7 @@ def current_user(cfg: DashboardConfig) -> User | None:
     token = st.session_state.get(TOKEN_KEY)
     if not token:
         return None
-    with pool(cfg).connection() as conn:
+    with connection(cfg) as conn:
         user = accounts.resolve_session(conn, token, now())
     if user is None:
         st.session_state.pop(TOKEN_KEY, None)
@@ -90,7 +105,7 @@ def signed_in_user() -> User:
 
 def sign_in(cfg: DashboardConfig, username: str, password: str) -> str | None:
     """Sign in; None on success, else the refusal to show."""
-    with pool(cfg).connection() as conn:
+    with connection(cfg) as conn:
         result = accounts.sign_in(conn, username, password, cfg.dashboard, now())
     if result.token is None:
         return result.refusal
@@ -103,7 +118,7 @@ def sign_out(cfg: DashboardConfig) -> None:
     token = st.session_state.pop(TOKEN_KEY, None)
     st.session_state.pop(USER_KEY, None)
     if token:
-        with pool(cfg).connection() as conn:
+        with connection(cfg) as conn:
             accounts.sign_out(conn, token)
 
 
@@ -119,7 +134,7 @@ class _Db:
     timeout_s: float
 
     def connection(self) -> Any:
-        return _pool(self.url, self.max_size, self.timeout_s).connection()
+        return _connection(self.url, self.max_size, self.timeout_s)
 
 
 def _db(cfg: DashboardConfig) -> _Db:
