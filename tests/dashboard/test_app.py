@@ -96,6 +96,7 @@ def test_site_page_shows_levels_and_lden(live_fleet: Fleet):
     assert metrics["LAeq over the span"] == f"{TOWER_LAEQ:.1f} dB"  # 57.4 dB
     assert "resolution 1 min · 30 points" in at.caption[0].value
     assert "day 55 dB, evening 50 dB, night 45 dB" in at.caption[0].value
+    assert len(at.get("vega_lite_chart")) == 1
     lden = at.dataframe[0].value
     assert len(lden) >= 1
     assert lden["coverage"].iloc[-1] != "—"

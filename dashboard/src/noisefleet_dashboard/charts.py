@@ -1,6 +1,7 @@
 """The Site page's level chart (Altair): the LAF10–LAF90 band, LAeq, LAFmax and the limit in
-force, on one time axis. Pure: builds a chart specification from ``formatting.level_series``
-rows; Streamlit only draws it."""
+force, on one time axis. One data set of one row per bucket (the lines fold its columns), so a
+2000-point series stays under Altair's 5000-row limit. Pure: builds a chart specification from
+``formatting.level_series`` rows; Streamlit only draws it."""
 
 from __future__ import annotations
 
@@ -22,12 +23,10 @@ def level_chart(series: Sequence[dict[str, object]], title: str) -> alt.LayerCha
         y2="LAF10:Q",
         tooltip=["start:T", "LAF10:Q", "LAF90:Q"],
     )
-    long = frame.melt(id_vars=["start"], value_vars=["LAeq", "LAFmax", "limit"], var_name="level")
     lines = (
-        alt.Chart(long)
+        base.transform_fold(["LAeq", "LAFmax", "limit"], as_=["level", "value"])
         .mark_line(interpolate="step-after")
         .encode(
-            x="start:T",
             y=alt.Y("value:Q", scale=alt.Scale(zero=False)),
             color=alt.Color(
                 "level:N",

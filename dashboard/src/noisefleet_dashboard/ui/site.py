@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import streamlit as st
@@ -42,7 +43,8 @@ def page() -> None:
     sensor = left.selectbox("Sensor", sensors, key="site_sensor")
     span_name = middle.selectbox("Span", list(SPANS), index=2, key="site_span")
     now = data.floored_now(cfg)
-    until = right.date_input("Until (local day)", value=now.date(), key="site_until")
+    today = now.astimezone(ZoneInfo(site.timezone)).date()
+    until = right.date_input("Until (local day)", value=today, key="site_until")
     start, end = window(until, SPANS[span_name], site.timezone, now)
     resolution = choose_resolution(end - start, cfg.dashboard.max_points)
     points, (laeq, measured) = store.levels(site_id, sensor, start, end, resolution)
