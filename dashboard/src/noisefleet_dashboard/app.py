@@ -1,0 +1,47 @@
+"""The Streamlit app: resolve the signed-in user, then route (``st.navigation``).
+
+Signed out, the only page is sign-in. Signed in: Fleet and Site, and a sign-out button. The
+issue's other pages (Events, Complaint check, Alerts, Sensor, Reports) are not routed until
+they exist (dashboard/README.md lists them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from noisefleet_dashboard import data
+from noisefleet_dashboard.errors import DashboardError
+
+UI = Path(__file__).parent / "ui"
+
+
+def main() -> None:
+    st.set_page_config(page_title="noisefleet", layout="wide")
+    try:
+        cfg = data.config()
+        user = data.current_user(cfg)
+    except DashboardError as error:
+        st.error(str(error))
+        st.stop()
+    if user is None:
+        navigation = st.navigation([st.Page(UI / "signin.py", title="Sign in", url_path="signin")])
+    else:
+        with st.sidebar:
+            st.write(f"Signed in as **{user.username}** ({user.role})")
+            if st.button("Sign out", key="signout"):
+                data.sign_out(cfg)
+                st.rerun()
+        navigation = st.navigation(
+            [
+                st.Page(UI / "fleet.py", title="Fleet", url_path="fleet", default=True),
+                st.Page(UI / "site.py", title="Site", url_path="site"),
+            ]
+        )
+    try:
+        navigation.run()
+    except DashboardError as error:
+        st.error(str(error))
+
+
+main()

@@ -1,0 +1,162 @@
+"""The dashboard's configuration, read like the server's: one TOML file, the environment wins.
+
+Steps of ``load_config``:
+1. read the TOML file when one is given (sections ``[database]`` and ``[dashboard]``; unknown
+   sections or keys are errors);
+2. overlay the environment: ``NOISEFLEET_DATABASE_URL`` and, for every other setting,
+   ``NOISEFLEET_<SECTION>_<KEY>`` (e.g. ``NOISEFLEET_DASHBOARD_SESSION_TTL_S=3600``);
+3. read the database password from ``database.password_file`` (never inline in the file);
+4. validate once into frozen dataclasses; every problem is one ``ConfigError`` line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from noisefleet_dashboard.errors import ConfigError
+
+ENV_PREFIX = "NOISEFLEET_"
+CONFIG_FILE_ENV = "NOISEFLEET_DASHBOARD_CONFIG"
+"""Set by ``noisefleet-dashboard run --config FILE`` for the Streamlit process it starts."""
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = field(default="", repr=False)
+    """libpq URL, e.g. postgresql://noisefleet_dashboard@db:5432/noisefleet."""
+    password_file: str = ""
+    """File holding the database password (overrides one in the URL)."""
+    pool_max_size: int = 4
+    """Connections per dashboard process."""
+    connect_timeout_s: float = 5.0
+
+
+@dataclass(frozen=True)
+class DashboardSettings:
+    session_ttl_s: int = 12 * 3600
+    """A sign-in is valid this long; then the user signs in again."""
+    max_failed: int = 5
+    """Failed sign-ins in a row that lock the account ..."""
+    lock_s: int = 15 * 60
+    """... for this long (a right password is refused too while locked)."""
+    cache_ttl_s: int = 30
+    """How long query results are reused (per set of access rights and parameters)."""
+    offline_after_s: int = 300
+    """A sensor not heard from for this long is shown offline, whatever its last status."""
+    max_points: int = 2000
+    """At most this many points per chart series: the resolution is chosen to fit."""
+
+
+@dataclass(frozen=True)
+class DashboardConfig:
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+
+
+_SECTIONS: dict[str, type] = {"database": DatabaseSettings, "dashboard": DashboardSettings}
+
+
+def _coerce(key: str, value: object, kind: Any, from_env: bool) -> object:
+    if from_env and isinstance(value, str) and kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError:
+            raise ConfigError(f"{key}: {value!r} is not a valid {kind.__name__}") from None
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{key}: expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _section(name: str, cls: type, table: Mapping[str, object], env: Mapping[str, str]) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigError(f"[{name}]: unknown key(s) {', '.join(unknown)} (known: {sorted(known)})")
+    values: dict[str, object] = {}
+    for f in dataclasses.fields(cls):
+        key = f"{name}.{f.name}"
+        env_name = f"{ENV_PREFIX}{name}_{f.name}".upper()
+        if env_name in env:
+            values[f.name] = _coerce(key, env[env_name], hints[f.name], True)
+        elif f.name in table:
+            values[f.name] = _coerce(key, table[f.name], hints[f.name], False)
+    return cls(**values)
+
+
+def _validate(config: DashboardConfig, from_file: Mapping[str, Mapping[str, object]]) -> None:
+    url = config.database.url
+    if "url" in from_file.get("database", {}) and urlsplit(url).password:
+        raise ConfigError(
+            "database.url: do not put the password in the file; use database.password_file "
+            "or NOISEFLEET_DATABASE_URL"
+        )
+    if not url:
+        raise ConfigError(
+            "database.url: not set; set NOISEFLEET_DATABASE_URL or [database] url in the config "
+            "(e.g. postgresql://noisefleet@127.0.0.1:5432/noisefleet)"
+        )
+    if urlsplit(url).scheme not in ("postgresql", "postgres"):
+        raise ConfigError("database.url: must be a postgresql:// URL")
+    for name, section in (("database", config.database), ("dashboard", config.dashboard)):
+        for f in dataclasses.fields(section):
+            value = getattr(section, f.name)
+            if isinstance(value, int | float) and not isinstance(value, bool) and value <= 0:
+                raise ConfigError(f"{name}.{f.name}: must be greater than 0, got {value}")
+
+
+def _with_password(url: str, password: str) -> str:
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    user = quote(parts.username or "", safe="")
+    netloc = f"{user}:{quote(password, safe='')}@{parts.hostname or ''}{port}"
+    return parts._replace(netloc=netloc).geturl()
+
+
+def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> DashboardConfig:
+    """The validated configuration (see the module docstring)."""
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    if path is not None:
+        try:
+            data = tomllib.loads(path.read_text())
+        except OSError as error:
+            raise ConfigError(f"--config: cannot read {path}: {error.strerror}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"--config: {path} is not valid TOML: {error}") from None
+    unknown = sorted(set(data) - set(_SECTIONS))
+    if unknown:
+        raise ConfigError(f"unknown section(s) {', '.join(unknown)} in {path}")
+    for name in _SECTIONS:
+        if not isinstance(data.get(name, {}), dict):
+            raise ConfigError(f"[{name}]: must be a table")
+    sections = {
+        name: _section(name, cls, data.get(name, {}), env) for name, cls in _SECTIONS.items()
+    }
+    config = DashboardConfig(**sections)
+    _validate(config, data)
+    if config.database.password_file:
+        file = Path(config.database.password_file)
+        if not file.is_absolute() and path is not None:
+            file = path.parent / file
+        try:
+            secret = file.read_text().strip()
+        except OSError as error:
+            raise ConfigError(
+                f"database.password_file: cannot read {file}: {error.strerror}"
+            ) from None
+        database = dataclasses.replace(
+            config.database, url=_with_password(config.database.url, secret)
+        )
+        config = dataclasses.replace(config, database=database)
+    return config
