@@ -36,6 +36,8 @@ def main() -> None:
             [
                 st.Page(UI / "fleet.py", title="Fleet", url_path="fleet", default=True),
                 st.Page(UI / "site.py", title="Site", url_path="site"),
+                st.Page(UI / "events.py", title="Events", url_path="events"),
+                st.Page(UI / "alerts.py", title="Alerts", url_path="alerts"),
             ]
         )
     try:

@@ -53,6 +53,8 @@ class DashboardSettings:
     """A sensor not heard from for this long is shown offline, whatever its last status."""
     max_points: int = 2000
     """At most this many points per chart series: the resolution is chosen to fit."""
+    rules_file: str = ""
+    """The server's ``alerts.rules_file`` (if any): rule drafts are checked against it too."""
 
 
 @dataclass(frozen=True)

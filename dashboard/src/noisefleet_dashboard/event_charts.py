@@ -90,7 +90,9 @@ def hour_chart(counts: Sequence[HourCount]) -> alt.Chart:
     return chart
 
 
-def detail_chart(points: Sequence[LevelPoint], start: datetime, end: datetime) -> alt.LayerChart | alt.FacetChart:
+def detail_chart(
+    points: Sequence[LevelPoint], start: datetime, end: datetime
+) -> alt.LayerChart | alt.FacetChart:
     levels = pd.DataFrame(
         [{"time": p.start, "LAeq": p.laeq_db, "LAFmax": p.lafmax_db} for p in points],
         columns=["time", "LAeq", "LAFmax"],
