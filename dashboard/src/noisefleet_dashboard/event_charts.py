@@ -31,7 +31,7 @@ def event_timeline(rows: Sequence[EventRow]) -> alt.Chart:
     )
     chart: alt.Chart = (
         alt.Chart(frame)
-        .mark_bar(height=12, minWidth=2)
+        .mark_bar(height=12)
         .encode(
             x=alt.X("start:T", title="time"),
             x2="end:T",
