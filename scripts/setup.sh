@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libportaudio2 mosquitto gcc libc6-dev)  # gcc: the MCU firmware tests
+APT_PACKAGES=(libportaudio2 mosquitto gcc libc6-dev chromium)  # gcc: the MCU firmware tests; chromium: the dashboard's browser tests (Playwright drives it, never `playwright install`)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
