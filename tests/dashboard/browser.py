@@ -153,10 +153,22 @@ class Dashboard:
         self.title(page_title)
         self.wait_idle()
 
-    def metrics(self) -> dict[str, str]:
-        labels = self.page.locator('[data-testid="stMetricLabel"]').all_inner_texts()
-        values = self.page.locator('[data-testid="stMetricValue"]').all_inner_texts()
-        return {k.strip(): v.strip() for k, v in zip(labels, values, strict=True)}
+    def choose(self, label: str, option: str) -> None:
+        """Pick ``option`` in the ``st.selectbox`` labelled ``label``."""
+        self.page.get_by_role("combobox", name=label).click()
+        self.page.get_by_role("option", name=option, exact=True).click()
+        self.wait_idle()
+
+    def metric(self, label: str) -> Locator:
+        """The value of the ``st.metric`` labelled ``label`` (to ``expect`` on: it waits)."""
+        metric = self.page.locator('[data-testid="stMetric"]').filter(
+            has=self.page.locator('[data-testid="stMetricLabel"]').get_by_text(label, exact=True)
+        )
+        return metric.locator('[data-testid="stMetricValue"]')
+
+    def expect_metrics(self, expected: Mapping[str, str]) -> None:
+        for label, value in expected.items():
+            expect(self.metric(label)).to_have_text(value, timeout=TIMEOUT_MS)
 
     def alert(self, kind: str) -> Locator:
         """``kind``: error, info, warning or success (``st.error`` …)."""
@@ -189,5 +201,7 @@ def stable_copy(shots: Path) -> None:
     if not target:
         return
     Path(target).mkdir(parents=True, exist_ok=True)
+    for old in Path(target).glob("*.png"):
+        old.unlink()
     for png in shots.glob("*.png"):
         shutil.copy2(png, Path(target) / png.name)

@@ -35,6 +35,7 @@ from playwright.sync_api import Browser, expect
 
 from noisefleet_core.contract.topics import topic
 from noisefleet_dashboard import accounts
+from noisefleet_dashboard.compliance import MARKS, PERIODS
 from noisefleet_server.db.rollups_sql import run_rollup_pass
 from noisefleet_server.registry import add_site, assign_sensor
 from tests.dashboard.browser import TIMEOUT_MS, Dashboard, chromium, dashboard_server, stable_copy
@@ -47,6 +48,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 ROOF_LAEQ = 10 * math.log10((10**5.0 + 10**6.0) / 2)  # 57.40 dB
 TOWER_ZONE = ZoneInfo("Europe/Berlin")
+LIMITS = {"day": 55.0, "evening": 50.0, "night": 45.0}
 
 
 @dataclass(frozen=True)
@@ -86,7 +88,7 @@ async def _register(url: str) -> None:
             name="Tower A",
             lat=52.52,
             lon=13.40,
-            limits={"day": 55, "evening": 50, "night": 45},
+            limits=LIMITS,
         )
         await add_site(conn, "depot", kind="city", timezone="UTC", limits={"day": 65})
         for site, sensor in (("tower", "roof"), ("tower", "yard"), ("depot", "gate")):
@@ -202,7 +204,7 @@ def test_fleet_shows_each_sensors_state_and_numbers(dash: Dashboard, browser_fle
     start = datetime.now(UTC) - timedelta(seconds=1)
     dash.sign_in("olga", PASSWORD)
     dash.title("Fleet")
-    assert dash.metrics() == {"Sensors online": "1 / 2", "Open alerts": "1", "Sites": "1"}
+    dash.expect_metrics({"Sensors online": "1 / 2", "Open alerts": "1", "Sites": "1"})
     rows = {row["sensor"]: row for row in dash.table(0)}
     stop = datetime.now(UTC)
     assert set(rows) == {"roof", "yard"}  # not oscar's depot
@@ -226,7 +228,7 @@ def test_fleet_shows_each_sensors_state_and_numbers(dash: Dashboard, browser_fle
 def test_admin_sees_every_site_and_the_pending_sensor(dash: Dashboard):
     dash.sign_in("admin", PASSWORD)
     dash.title("Fleet")
-    assert dash.metrics() == {"Sensors online": "1 / 3", "Open alerts": "1", "Sites": "2"}
+    dash.expect_metrics({"Sensors online": "1 / 3", "Open alerts": "1", "Sites": "2"})
     assert [(r["site"], r["sensor"]) for r in dash.table(0)] == [
         ("depot", "gate"),
         ("tower", "roof"),
@@ -243,36 +245,46 @@ def test_admin_sees_every_site_and_the_pending_sensor(dash: Dashboard):
 def test_site_shows_the_laeq_the_chart_and_lden(dash: Dashboard, browser_fleet: BrowserFleet):
     dash.sign_in("vera", PASSWORD)
     dash.go("Site")
-    metrics = dash.metrics()
-    assert metrics["LAeq over the span"] == f"{ROOF_LAEQ:.1f} dB" == "57.4 dB"
-    assert metrics["Measured"] == "4 %"  # 1 h of the 24 h span
+    assert f"{ROOF_LAEQ:.1f}" == "57.4"
+    dash.expect_metrics({"LAeq over the span": "57.4 dB", "Measured": "4 %"})  # 1 h of 24 h
     caption = dash.page.locator('[data-testid="stCaptionContainer"]').first
     expect(caption).to_contain_text("Limits: day 55 dB, evening 50 dB, night 45 dB")
     expect(caption).to_contain_text("resolution 1 min · 60 points")
     expect(dash.page.locator('[data-testid="stVegaLiteChart"]').first).to_be_visible()
-    expect(dash.page.locator('[data-testid="stVegaLiteChart"] canvas, svg.marks').first).to_be_visible()
+    expect(
+        dash.page.locator('[data-testid="stVegaLiteChart"] canvas, svg.marks').first
+    ).to_be_visible()
     with psycopg.connect(browser_fleet.url) as conn:
         expected = conn.execute(
-            "SELECT day, lden_db, coverage FROM noisefleet.lden_daily"
-            " WHERE site = 'tower' AND sensor = 'roof' ORDER BY day"
+            "SELECT day, lday_db, levening_db, lnight_db, lden_db, coverage"
+            " FROM noisefleet.lden_daily WHERE site = 'tower' AND sensor = 'roof' ORDER BY day"
         ).fetchall()
+    assert expected, "the seeded hour makes at least one Lden day"
     shown = dash.table(0)
-    assert [row["day"] for row in shown] == [str(day) for day, _, _ in expected]
-    for row, (_, lden, coverage) in zip(shown, expected, strict=True):
-        assert row["Lden"] == f"{lden:.1f}"
+    assert [row["day"] for row in shown] == [str(day[0]) for day in expected]
+    for row, (_, *levels, coverage) in zip(shown, expected, strict=True):
+        for column, level in zip(("Lday", "Levening", "Lnight", "Lden"), levels, strict=True):
+            if level is None:
+                assert row[column] in {"", "—"}, (column, row)
+            else:
+                assert float(row[column]) == pytest.approx(level, abs=0.05), (column, row)
         assert row["coverage"] == f"{100 * coverage:.0f} %"
-        assert row["compliance"] != ""
+        # which local day and period hold the hour depends on the clock (days run 07:00–07:00)
+        over = [p for p, lv in zip(PERIODS, levels, strict=False) if lv and lv > LIMITS[p]]
+        if over:
+            assert row["compliance"] == f"❌ exceeded ({', '.join(over)})", row
+        else:
+            assert row["compliance"] in MARKS.values(), row
     dash.screenshot("06-site")
 
 
 def test_a_viewer_opening_another_operators_site_by_url_is_refused(dash: Dashboard):
     dash.sign_in("vera", PASSWORD)
-    dash.title("Fleet")
     dash.go("Site")
-    # a link to the site page of oscar's depot, followed inside the signed-in session
+    # a link to oscar's depot opened in the signed-in tab (loading a URL would sign out:
+    # the session lives in the tab), then any click reruns the page with it
     dash.page.evaluate("history.pushState({}, '', '?site=depot')")
-    dash.go("Fleet")
-    dash.go("Site")
+    dash.choose("Span", "6 hours")
     expect(dash.alert("error")).to_contain_text("You may not see site 'depot'")
     expect(dash.page.locator('[data-testid="stDataFrame"]')).to_have_count(0)
     dash.screenshot("07-site-refused")
