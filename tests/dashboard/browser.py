@@ -190,8 +190,19 @@ class Dashboard:
         return rows
 
     def screenshot(self, name: str) -> Path:
+        """The whole page: Streamlit scrolls inside ``stMain``, not the document, so the
+        viewport grows to the content's height for the shot (``full_page`` alone would cut)."""
         path = self.shots / f"{name}.png"
-        self.page.screenshot(path=path, full_page=True)
+        viewport = self.page.viewport_size or {"width": 1400, "height": 900}
+        height = self.page.evaluate(
+            "Math.max(...[...document.querySelectorAll('[data-testid=stMain], "
+            "[data-testid=stMainBlockContainer]')].map(e => e.scrollHeight), 0)"
+        )
+        self.page.set_viewport_size({"width": viewport["width"], "height": max(height, 600)})
+        try:
+            self.page.screenshot(path=path, full_page=True)
+        finally:
+            self.page.set_viewport_size(viewport)
         return path
 
 

@@ -190,6 +190,7 @@ def _coverage_today(fleet: BrowserFleet, start: datetime, stop: datetime) -> tup
 
 def test_sign_in_refuses_a_wrong_password_then_lands_on_fleet(dash: Dashboard):
     dash.title("noisefleet — sign in")
+    expect(dash.page.get_by_role("button", name="Deploy")).to_have_count(0)  # toolbar: viewer
     dash.screenshot("01-sign-in")
     dash.sign_in("olga", "not the password")
     expect(dash.alert("error")).to_have_text(accounts.WRONG)
