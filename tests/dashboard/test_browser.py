@@ -38,7 +38,14 @@ from noisefleet_dashboard import accounts
 from noisefleet_dashboard.compliance import MARKS, PERIODS
 from noisefleet_server.db.rollups_sql import run_rollup_pass
 from noisefleet_server.registry import add_site, assign_sensor
-from tests.dashboard.browser import TIMEOUT_MS, Dashboard, chromium, dashboard_server, stable_copy
+from tests.dashboard.browser import (
+    TIMEOUT_MS,
+    Dashboard,
+    chromium,
+    chromium_path,
+    dashboard_server,
+    stable_copy,
+)
 from tests.dashboard.seed import PASSWORD
 from tests.server.alert_harness import heartbeat_payload, ingest
 from tests.server.helpers import envelope, level_record, levels_payload
@@ -130,6 +137,7 @@ def seed(url: str, end: datetime) -> BrowserFleet:
 
 @pytest.fixture(scope="module")
 def browser_fleet(postgres: Postgres) -> BrowserFleet:
+    chromium_path()  # fail (or skip) before seeding when there is no browser
     url = postgres.create_database(f"b_{uuid.uuid4().hex[:12]}")
     env = {**os.environ, "NOISEFLEET_DATABASE_URL": url}
     migrate = [sys.executable, "-m", "noisefleet_server.cli", "migrate"]
