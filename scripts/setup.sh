@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libportaudio2 mosquitto gcc libc6-dev)  # gcc: the MCU firmware tests
+APT_PACKAGES=(libportaudio2 mosquitto gcc libc6-dev chromium fonts-noto-color-emoji)
+# gcc: the MCU firmware tests; chromium: the dashboard's browser tests (Playwright drives it,
+# never `playwright install`); the emoji font: the state marks (🟢, ❌) in their screenshots
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -17,7 +17,7 @@ def level_chart(series: Sequence[dict[str, object]], title: str) -> alt.LayerCha
     frame = pd.DataFrame(
         list(series), columns=["start", "LAeq", "LAFmax", "LAF10", "LAF90", "limit"]
     )
-    base = alt.Chart(frame).encode(x=alt.X("start:T", title="time"))
+    base = alt.Chart(frame).encode(x=alt.X("start:T", title="time (UTC)"))
     band = base.mark_area(opacity=0.25, color=COLOURS["LAeq"]).encode(
         y=alt.Y("LAF90:Q", title="dB(A)", scale=alt.Scale(zero=False)),
         y2="LAF10:Q",

@@ -127,6 +127,7 @@ def _run(args: argparse.Namespace) -> None:
         "--server.fileWatcherType", "none",
         "--browser.gatherUsageStats", "false",
         "--global.developmentMode", "false",
+        "--client.toolbarMode", "viewer",  # no "Deploy" or developer menu for operators
     ]  # fmt: skip
     os.execve(sys.executable, command, env)
 

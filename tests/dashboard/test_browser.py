@@ -1,0 +1,299 @@
+"""What an operator sees, in a real browser (Debian chromium + Playwright, ``browser.py``),
+against ``noisefleet-dashboard run`` and a PostgreSQL filled by the test:
+
+- site ``tower`` (Europe/Berlin, limits 55/50/45 dB, on the map): sensor ``roof`` with the last
+  hour of 1-s levels (30 min at 50 dB, 30 min at 60 dB: energy mean 57.4 dB), online, outbox
+  3, one firing alert; sensor ``yard`` with an hour at 45 dB that ended 20 min ago: offline;
+- site ``depot`` (UTC) of another operator: sensor ``gate``, 10 min at 70 dB;
+- a pending sensor ``x1`` of the unregistered site ``annex``;
+- users ``admin``, ``olga`` (operator of tower), ``oscar`` (operator of depot), ``vera``
+  (viewer of tower), all with ``PASSWORD``.
+
+One database, one dashboard process and one browser serve the module; every test gets a fresh
+browser context (signed out). Screenshots: ``<tmp>/screenshots`` and the stable folder
+(``browser.stable_copy``). A new page is one more test: ``dash.go("Events")``, check, shoot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+from playwright.sync_api import Browser, expect
+
+from noisefleet_core.contract.topics import topic
+from noisefleet_dashboard import accounts
+from noisefleet_dashboard.compliance import MARKS, PERIODS
+from noisefleet_server.db.rollups_sql import run_rollup_pass
+from noisefleet_server.registry import add_site, assign_sensor
+from tests.dashboard.browser import (
+    TIMEOUT_MS,
+    Dashboard,
+    chromium,
+    chromium_path,
+    dashboard_server,
+    stable_copy,
+)
+from tests.dashboard.seed import PASSWORD
+from tests.server.alert_harness import heartbeat_payload, ingest
+from tests.server.helpers import envelope, level_record, levels_payload
+from tests.support.postgres import Postgres
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+ROOF_LAEQ = 10 * math.log10((10**5.0 + 10**6.0) / 2)  # 57.40 dB
+TOWER_ZONE = ZoneInfo("Europe/Berlin")
+LIMITS = {"day": 55.0, "evening": 50.0, "night": 45.0}
+
+
+@dataclass(frozen=True)
+class BrowserFleet:
+    url: str
+    end: datetime
+    """The last minute of roof's levels (the fleet's "now" when seeded)."""
+
+
+def _minutes(
+    site: str, sensor: str, t0: datetime, levels: list[float], first_sequence: int = 1
+) -> list[tuple[str, bytes]]:
+    messages = []
+    for minute, level in enumerate(levels):
+        start = t0 + timedelta(minutes=minute)
+        records = [level_record(start + timedelta(seconds=k), level) for k in range(60)]
+        sequence = first_sequence + minute
+        messages.append(
+            levels_payload(site, sensor, sequence, records, sent_at=start + timedelta(seconds=60))
+        )
+    return messages
+
+
+def _status(site: str, sensor: str, sequence: int, sent: datetime) -> tuple[str, bytes]:
+    data = envelope(site, sensor, sequence, "status", state="online", reason=None, sent_at=sent)
+    return topic(site, sensor, "status"), json.dumps(data).encode()
+
+
+async def _register(url: str) -> None:
+    conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+    async with conn:
+        await add_site(
+            conn,
+            "tower",
+            kind="real_estate",
+            timezone="Europe/Berlin",
+            name="Tower A",
+            lat=52.52,
+            lon=13.40,
+            limits=LIMITS,
+        )
+        await add_site(conn, "depot", kind="city", timezone="UTC", limits={"day": 65})
+        for site, sensor in (("tower", "roof"), ("tower", "yard"), ("depot", "gate")):
+            await assign_sensor(conn, site, sensor)
+        while (await run_rollup_pass(conn, 10_000)).hours:
+            pass
+
+
+def seed(url: str, end: datetime) -> BrowserFleet:
+    t0 = end - timedelta(hours=1)
+    yard_t0 = t0 - timedelta(minutes=20)
+    ingest(
+        url,
+        [
+            _status("tower", "roof", 1, t0),
+            *_minutes("tower", "roof", t0, [50.0] * 30 + [60.0] * 30, first_sequence=2),
+            heartbeat_payload(end, 62, site="tower", sensor="roof"),
+            _status("tower", "yard", 1, yard_t0),
+            *_minutes("tower", "yard", yard_t0, [45.0] * 60, first_sequence=2),
+            *_minutes("depot", "gate", t0, [70.0] * 10),
+            _status("annex", "x1", 1, t0),
+        ],
+    )
+    asyncio.run(_register(url))
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO noisefleet_store.alerts (rule_id, sensor_id, state, kind, severity,"
+            " pending_since, fired_at, message) SELECT 'loud', sensor_id, 'firing', 'level',"
+            " 'warning', %s, %s, 'LAeq above 55 dB' FROM noisefleet_store.sensors"
+            " WHERE site = 'tower' AND sensor = 'roof'",
+            (end - timedelta(minutes=20), end - timedelta(minutes=19)),
+        )
+        accounts.add_user(conn, "admin", PASSWORD, "admin")
+        accounts.add_user(conn, "olga", PASSWORD, "operator", ["tower"])
+        accounts.add_user(conn, "oscar", PASSWORD, "operator", ["depot"])
+        accounts.add_user(conn, "vera", PASSWORD, "viewer", ["tower"])
+    return BrowserFleet(url, end)
+
+
+@pytest.fixture(scope="module")
+def browser_fleet(postgres: Postgres) -> BrowserFleet:
+    chromium_path()  # fail (or skip) before seeding when there is no browser
+    url = postgres.create_database(f"b_{uuid.uuid4().hex[:12]}")
+    env = {**os.environ, "NOISEFLEET_DATABASE_URL": url}
+    migrate = [sys.executable, "-m", "noisefleet_server.cli", "migrate"]
+    subprocess.run(migrate, env=env, check=True, capture_output=True)
+    return seed(url, datetime.now(UTC).replace(second=0, microsecond=0))
+
+
+@pytest.fixture(scope="module")
+def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    shots = tmp_path_factory.mktemp("screenshots", numbered=False)
+    yield shots
+    stable_copy(shots)
+
+
+@pytest.fixture(scope="module")
+def dashboard_url(
+    browser_fleet: BrowserFleet, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOISEFLEET_")}
+    env.update(NOISEFLEET_DATABASE_URL=browser_fleet.url, NOISEFLEET_DASHBOARD_CACHE_TTL_S="1")
+    log = tmp_path_factory.mktemp("dashboard") / "run.log"
+    with dashboard_server(env, log) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser(dashboard_url: str) -> Iterator[Browser]:
+    # after the seeding: Playwright's sync API keeps an event loop running, so asyncio.run fails
+    with chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def dash(browser: Browser, dashboard_url: str, screenshots: Path) -> Iterator[Dashboard]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    try:
+        dashboard = Dashboard(context.new_page(), dashboard_url, screenshots)
+        dashboard.open()
+        yield dashboard
+    finally:
+        context.close()
+
+
+def _coverage_today(fleet: BrowserFleet, start: datetime, stop: datetime) -> tuple[float, float]:
+    """Bounds (in %) of roof's coverage today as the page computes it somewhere in
+    [start, stop]: measured seconds since local midnight / seconds since local midnight."""
+
+    def share(now: datetime) -> float:
+        local = now.astimezone(TOWER_ZONE)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
+        measured = (fleet.end - max(midnight, fleet.end - timedelta(hours=1))).total_seconds()
+        return 100 * max(measured, 0) / max((now - midnight).total_seconds(), 1)
+
+    values = (share(start), share(stop))
+    return min(values), max(values)
+
+
+def test_sign_in_refuses_a_wrong_password_then_lands_on_fleet(dash: Dashboard):
+    dash.title("noisefleet — sign in")
+    expect(dash.page.get_by_role("button", name="Deploy")).to_have_count(0)  # toolbar: viewer
+    dash.screenshot("01-sign-in")
+    dash.sign_in("olga", "not the password")
+    expect(dash.alert("error")).to_have_text(accounts.WRONG)
+    dash.title("noisefleet — sign in")
+    dash.screenshot("02-sign-in-refused")
+    dash.sign_in("olga", PASSWORD)
+    dash.title("Fleet")
+    expect(dash.page.get_by_text("Signed in as olga (operator)")).to_be_visible()
+
+
+def test_fleet_shows_each_sensors_state_and_numbers(dash: Dashboard, browser_fleet: BrowserFleet):
+    start = datetime.now(UTC) - timedelta(seconds=1)
+    dash.sign_in("olga", PASSWORD)
+    dash.title("Fleet")
+    dash.expect_metrics({"Sensors online": "1 / 2", "Open alerts": "1", "Sites": "1"})
+    rows = {row["sensor"]: row for row in dash.table(0)}
+    stop = datetime.now(UTC)
+    assert set(rows) == {"roof", "yard"}  # not oscar's depot
+    roof, yard = rows["roof"], rows["yard"]
+    assert roof["site"] == "tower"
+    assert roof["state"] == "🟢 online"
+    assert yard["state"] == "🔴 offline"
+    assert yard["last seen"] in {"20 min ago", "21 min ago", "22 min ago"}
+    assert roof["outbox"] == "3"
+    assert roof["model"] == "urban-sed-int8 (9f86d081)"
+    assert (roof["open alerts"], yard["open alerts"]) == ("1", "0")
+    low, high = _coverage_today(browser_fleet, start, stop)
+    shown = float(roof["coverage today"].removesuffix(" %"))
+    assert low - 0.5 <= shown <= high + 0.5, (shown, low, high)
+    expect(dash.page.get_by_role("heading", name="Map")).to_be_visible()
+    dash.screenshot("03-fleet-operator")
+    dash.sign_out()
+    dash.screenshot("04-signed-out")
+
+
+def test_admin_sees_every_site_and_the_pending_sensor(dash: Dashboard):
+    dash.sign_in("admin", PASSWORD)
+    dash.title("Fleet")
+    dash.expect_metrics({"Sensors online": "1 / 3", "Open alerts": "1", "Sites": "2"})
+    assert [(r["site"], r["sensor"]) for r in dash.table(0)] == [
+        ("depot", "gate"),
+        ("tower", "roof"),
+        ("tower", "yard"),
+    ]
+    pending = dash.table(1)
+    assert [(r["site"], r["sensor"], r["site registered"]) for r in pending] == [
+        ("annex", "x1", "false")
+    ]
+    expect(dash.page.get_by_text("noisefleet-server sensors assign SITE SENSOR")).to_be_visible()
+    dash.screenshot("05-fleet-admin")
+
+
+def test_site_shows_the_laeq_the_chart_and_lden(dash: Dashboard, browser_fleet: BrowserFleet):
+    dash.sign_in("vera", PASSWORD)
+    dash.go("Site")
+    assert f"{ROOF_LAEQ:.1f}" == "57.4"
+    dash.expect_metrics({"LAeq over the span": "57.4 dB", "Measured": "4 %"})  # 1 h of 24 h
+    caption = dash.page.locator('[data-testid="stCaptionContainer"]').first
+    expect(caption).to_contain_text("Limits: day 55 dB, evening 50 dB, night 45 dB")
+    expect(caption).to_contain_text("resolution 1 min · 60 points")
+    expect(dash.page.locator('[data-testid="stVegaLiteChart"]').first).to_be_visible()
+    expect(
+        dash.page.locator('[data-testid="stVegaLiteChart"] canvas, svg.marks').first
+    ).to_be_visible()
+    with psycopg.connect(browser_fleet.url) as conn:
+        expected = conn.execute(
+            "SELECT day, lday_db, levening_db, lnight_db, lden_db, coverage"
+            " FROM noisefleet.lden_daily WHERE site = 'tower' AND sensor = 'roof' ORDER BY day"
+        ).fetchall()
+    assert expected, "the seeded hour makes at least one Lden day"
+    shown = dash.table(0)
+    assert [row["day"] for row in shown] == [str(day[0]) for day in expected]
+    for row, (_, *levels, coverage) in zip(shown, expected, strict=True):
+        for column, level in zip(("Lday", "Levening", "Lnight", "Lden"), levels, strict=True):
+            if level is None:
+                assert row[column] in {"", "—"}, (column, row)
+            else:
+                assert float(row[column]) == pytest.approx(level, abs=0.05), (column, row)
+        assert row["coverage"] == f"{100 * coverage:.0f} %"
+        # which local day and period hold the hour depends on the clock (days run 07:00–07:00)
+        over = [p for p, lv in zip(PERIODS, levels, strict=False) if lv and lv > LIMITS[p]]
+        if over:
+            assert row["compliance"] == f"❌ exceeded ({', '.join(over)})", row
+        else:
+            assert row["compliance"] in MARKS.values(), row
+    dash.screenshot("06-site")
+
+
+def test_a_viewer_opening_another_operators_site_by_url_is_refused(dash: Dashboard):
+    dash.sign_in("vera", PASSWORD)
+    dash.go("Site")
+    # a link to oscar's depot opened in the signed-in tab (loading a URL would sign out:
+    # the session lives in the tab), then any click reruns the page with it
+    dash.page.evaluate("history.pushState({}, '', '?site=depot')")
+    dash.choose("Span", "6 hours")
+    expect(dash.alert("error")).to_contain_text("You may not see site 'depot'")
+    expect(dash.page.locator('[data-testid="stDataFrame"]')).to_have_count(0)
+    dash.screenshot("07-site-refused")
