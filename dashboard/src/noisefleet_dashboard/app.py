@@ -36,6 +36,8 @@ def main() -> None:
             [
                 st.Page(UI / "fleet.py", title="Fleet", url_path="fleet", default=True),
                 st.Page(UI / "site.py", title="Site", url_path="site"),
+                st.Page(UI / "complaint.py", title="Complaint check", url_path="complaint"),
+                st.Page(UI / "reports.py", title="Reports and export", url_path="reports"),
             ]
         )
     try:

@@ -179,9 +179,7 @@ def check(
     value = limits.get(period)
     limit_db = None if value is None else float(value)
     levels = window_levels(buckets, bucket_s, start, end)
-    outcome, text = verdict(
-        levels, limit_db, period, span_text(start, end, timezone), min_coverage
-    )
+    outcome, text = verdict(levels, limit_db, period, span_text(start, end, timezone), min_coverage)
     return ComplaintCheck(
         site=site,
         timezone=timezone,

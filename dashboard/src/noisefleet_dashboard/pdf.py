@@ -66,7 +66,7 @@ class _Page(FPDF):
         self.ln(2)
         self.line_of_text(text, 11, bold=True)
 
-    def table(self, rows: Sequence[dict[str, str]], bottom: float, size: float = 7.5) -> None:
+    def rows_table(self, rows: Sequence[dict[str, str]], bottom: float, size: float = 7.5) -> None:
         """Rows under a header, as many as fit above ``bottom`` (mm from the top)."""
         if not rows:
             self.line_of_text("None.", 9)
@@ -91,7 +91,7 @@ class _Page(FPDF):
             self.line_of_text(f"... and {len(rows) - shown} more (all of them in the CSV).", 8)
 
     def chart(self, series: ChartSeries, height: float = 60) -> None:
-        values = [v for v in (*series.laeq_db, *series.lafmax_db) if v is not None]
+        values: list[float] = [v for v in (*series.laeq_db, *series.lafmax_db) if v is not None]
         if series.limit_db is not None:
             values.append(series.limit_db)
         if not values or len(series.times) < 2:
@@ -110,8 +110,8 @@ class _Page(FPDF):
         self.set_line_width(0.2)
         self.rect(left, top, width, height)
         self.set_font("Helvetica", "", 7)
-        for v in (low, (low + high) / 2, high):
-            self.text(self.l_margin, xy(series.times[0], v)[1] + 1, f"{v:.0f}")
+        for tick in (low, (low + high) / 2, high):
+            self.text(self.l_margin, xy(series.times[0], tick)[1] + 1, f"{tick:.0f}")
         for values_db, colour, line in (
             (series.lafmax_db, (230, 150, 60), 0.2),
             (series.laeq_db, (30, 90, 180), 0.5),
@@ -119,8 +119,8 @@ class _Page(FPDF):
             self.set_draw_color(*colour)
             self.set_line_width(line)
             previous: tuple[float, float] | None = None
-            for t, v in zip(series.times, values_db, strict=True):
-                point = None if v is None else xy(t, v)
+            for t, value in zip(series.times, values_db, strict=True):
+                point = None if value is None else xy(t, value)
                 if previous is not None and point is not None:
                     self.line(*previous, *point)
                 previous = point
@@ -152,9 +152,9 @@ def complaint_pdf(
     page.heading("Levels")
     page.chart(chart)
     page.heading(f"Events in the window ({len(events)})")
-    page.table(events, bottom=225)
+    page.rows_table(events, bottom=225)
     page.heading(f"Alerts in the window ({len(alerts)})")
-    page.table(alerts, bottom=282)
+    page.rows_table(alerts, bottom=282)
     return bytes(page.output())
 
 
@@ -170,9 +170,9 @@ def report_pdf(
     for line in details:
         page.line_of_text(line, 9)
     page.heading("Calibration")
-    page.table(calibrations, bottom=80)
+    page.rows_table(calibrations, bottom=80)
     page.heading("Per day (Lden days 07:00-07:00 local; levels in dB(A))")
-    page.table(days, bottom=215)
+    page.rows_table(days, bottom=215)
     page.heading(f"Exceedances: alerts in the period ({len(alerts)})")
-    page.table(alerts, bottom=282)
+    page.rows_table(alerts, bottom=282)
     return bytes(page.output())

@@ -145,7 +145,11 @@ EVENT_COLUMNS = (
 
 
 def _table(
-    conn: psycopg.Connection, query: sql.Composable, params: dict[str, Any], columns: tuple[str, ...], cap: int
+    conn: psycopg.Connection,
+    query: sql.SQL | sql.Composed,
+    params: dict[str, Any],
+    columns: tuple[str, ...],
+    cap: int,
 ) -> Table:
     rows = conn.execute(query, {**params, "limit": cap + 1}).fetchall()
     return Table(columns, [tuple(r) for r in rows[:cap]], complete=len(rows) <= cap)
@@ -183,7 +187,8 @@ def export_events(
     query = sql.SQL(
         "SELECT event_id::text, site, sensor, label, start, duration_s, laeq_db, lafmax_db,"
         " lae_db, confidence_peak FROM noisefleet.events WHERE site = %(site)s AND final"
-        " AND start >= %(start)s AND start < %(end)s AND " + scope_sql()
+        " AND start >= %(start)s AND start < %(end)s AND "
+        + scope_sql()
         + " ORDER BY start, sensor LIMIT %(limit)s"
     )
     params = _params(scope, site=site, start=start, end=end)

@@ -24,7 +24,7 @@ import pandas as pd
 from noisefleet_dashboard.compliance import DayVerdict, Period, day_verdict
 from noisefleet_dashboard.errors import DashboardError
 from noisefleet_dashboard.queries import LdenDay
-from noisefleet_dashboard.report_queries import AlertRow, SensorCalibration, Table
+from noisefleet_dashboard.report_queries import AlertRow, EventRow, SensorCalibration, Table
 from noisefleet_dashboard.resolution import RESOLUTIONS, Resolution
 
 CALIBRATION_DUE_DAYS = 365
@@ -120,15 +120,34 @@ def report_csv(site: str, rows: Sequence[DayRow]) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
-        ["site", "sensor", "day", "lday_db", "levening_db", "lnight_db", "lden_db", "coverage",
-         "verdict", "exceeded_periods"]
-    )  # fmt: skip
+        [
+            "site",
+            "sensor",
+            "day",
+            "lday_db",
+            "levening_db",
+            "lnight_db",
+            "lden_db",
+            "coverage",
+            "verdict",
+            "exceeded_periods",
+        ]
+    )
     for r in rows:
         writer.writerow(
-            [site, r.sensor, r.day.isoformat(), _r(r.lday_db), _r(r.levening_db),
-             _r(r.lnight_db), _r(r.lden_db), f"{r.coverage:.3f}", r.verdict.verdict,
-             " ".join(r.verdict.exceeded)]
-        )  # fmt: skip
+            [
+                site,
+                r.sensor,
+                r.day.isoformat(),
+                _r(r.lday_db),
+                _r(r.levening_db),
+                _r(r.lnight_db),
+                _r(r.lden_db),
+                f"{r.coverage:.3f}",
+                r.verdict.verdict,
+                " ".join(r.verdict.exceeded),
+            ]
+        )
     return out.getvalue().encode()
 
 
@@ -153,6 +172,23 @@ def alert_rows(alerts: Sequence[AlertRow], timezone: str) -> list[dict[str, str]
             "message": a.message or "",
         }
         for a in alerts
+    ]
+
+
+def event_rows(events: Sequence[EventRow], timezone: str) -> list[dict[str, str]]:
+    """Events as text cells, start local to the site."""
+    zone = ZoneInfo(timezone)
+    return [
+        {
+            "start": f"{e.start.astimezone(zone):%Y-%m-%d %H:%M:%S}",
+            "sensor": e.sensor,
+            "label": e.label,
+            "duration (s)": f"{e.duration_s:.0f}",
+            "LAeq": _r(e.laeq_db),
+            "LAFmax": _r(e.lafmax_db),
+            "confidence": "" if e.confidence_peak is None else f"{e.confidence_peak:.2f}",
+        }
+        for e in events
     ]
 
 
