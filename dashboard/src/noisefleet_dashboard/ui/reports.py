@@ -96,7 +96,7 @@ def _export(extra: ReportData, site: SiteRow, local_today: datetime) -> None:
         resolution = st.selectbox(
             "Resolution",
             offered,
-            index=min(1, len(offered) - 1),
+            index=0,
             format_func=lambda r: r.label,
             key="export_resolution",
         )
@@ -121,7 +121,7 @@ def _export(extra: ReportData, site: SiteRow, local_today: datetime) -> None:
     except reports.ExportTooLargeError as error:
         st.error(str(error))
         return
-    st.caption(f"{len(table.rows)} rows, times in UTC.")
+    st.caption(f"Rows: {len(table.rows)}; times in UTC.")
     st.download_button(
         f"Download {kind} ({file_format})",
         payload,
