@@ -1,8 +1,8 @@
 """The Streamlit app: resolve the signed-in user, then route (``st.navigation``).
 
-Signed out, the only page is sign-in. Signed in: Fleet and Site, and a sign-out button. The
-issue's other pages (Events, Complaint check, Alerts, Sensor, Reports) are not routed until
-they exist (dashboard/README.md lists them)."""
+Signed out, the only page is sign-in. Signed in: Fleet, Site, Complaint check, Reports and
+export, and a sign-out button. The issue's other pages are not routed until they exist
+(dashboard/README.md lists them)."""
 
 from __future__ import annotations
 
