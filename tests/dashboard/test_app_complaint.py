@@ -96,3 +96,22 @@ def test_the_report_and_the_exports(night: None):
     assert not at.exception, at.exception
     assert "Rows: 30;" in at.caption[-1].value  # 1-min levels of one local day
     assert _downloads(at)[-1] == "Download levels (CSV)"
+
+
+def test_an_export_over_the_row_cap_is_refused_with_a_message(
+    night: None, monkeypatch: pytest.MonkeyPatch
+):
+    from noisefleet_dashboard import reports
+
+    monkeypatch.setattr(reports, "MAX_EXPORT_ROWS", 10)
+    at = _sign_in(_app(), "olga", PASSWORD)
+    at.switch_page("ui/reports.py").run()
+    at.date_input(key="export_first").set_value(date(2026, 11, 27))
+    at.date_input(key="export_last").set_value(date(2026, 11, 27)).run()
+    at.radio(key="export_format").set_value("Parquet").run()
+    at.button(key="export_prepare").click().run()
+    assert at.error[-1].value == (
+        "More than 10 rows match: nothing was written. Choose a coarser resolution"
+        " or a shorter range."
+    )
+    assert _downloads(at) == ["Report (PDF)", "Report (CSV)"]  # no export download
