@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
 
 _REPLACEMENTS = {
+    " · ": "; ",
     "–": "-",
     "—": "-",
     "≤": "<=",
@@ -45,6 +47,8 @@ class ChartSeries:
     lafmax_db: Sequence[float | None]
     limit_db: float | None
     caption: str
+    timezone: str = "UTC"
+    """Of the time axis' labels."""
 
 
 class _Page(FPDF):
@@ -76,7 +80,7 @@ class _Page(FPDF):
         height = size * 0.55
         self.set_font("Helvetica", "B", size)
         for column in columns:
-            self.cell(width, height, latin1(column)[:28], border="B")
+            self.cell(width, height, self._fit(column, width), border="B")
         self.ln(height)
         self.set_font("Helvetica", "", size)
         shown = 0
@@ -84,11 +88,20 @@ class _Page(FPDF):
             if self.get_y() + 2 * height > bottom:
                 break
             for column in columns:
-                self.cell(width, height, latin1(str(row[column]))[: int(width / 1.4)])
+                self.cell(width, height, self._fit(str(row[column]), width))
             self.ln(height)
             shown += 1
         if shown < len(rows):
             self.line_of_text(f"... and {len(rows) - shown} more (all of them in the CSV).", 8)
+
+    def _fit(self, text: str, width: float) -> str:
+        """The text, shortened with "..." to fit a cell of ``width`` mm in the current font."""
+        text = latin1(text)
+        if self.get_string_width(text) <= width - 1:
+            return text
+        while text and self.get_string_width(text + "...") > width - 1:
+            text = text[:-1]
+        return text + "..."
 
     def chart(self, series: ChartSeries, height: float = 60) -> None:
         values: list[float] = [v for v in (*series.laeq_db, *series.lafmax_db) if v is not None]
@@ -131,7 +144,12 @@ class _Page(FPDF):
             self.line(left, y, left + width, y)
             self.set_dash_pattern()
         self.set_draw_color(0, 0, 0)
-        self.set_y(top + height + 1)
+        zone = ZoneInfo(series.timezone)
+        for t in (series.times[0], series.times[len(series.times) // 2], series.times[-1]):
+            label = f"{t.astimezone(zone):%H:%M}"
+            x = xy(t, low)[0] - self.get_string_width(label) / 2
+            self.text(x, top + height + 3, label)
+        self.set_y(top + height + 4)
         self.line_of_text(series.caption, 8)
 
 

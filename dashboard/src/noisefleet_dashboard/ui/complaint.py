@@ -98,6 +98,7 @@ def page() -> None:
         limit_db=result.limit_db,
         caption=f"LAeq (blue) and LAFmax (orange) per {resolution.label}, limit dashed red; "
         f"{start.astimezone(zone):%H:%M} to {end.astimezone(zone):%H:%M} {site.timezone}",
+        timezone=site.timezone,
     )
     document = pdf.complaint_pdf(
         f"Complaint check - {site.name or site_id}",
