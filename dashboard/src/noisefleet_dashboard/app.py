@@ -1,8 +1,8 @@
 """The Streamlit app: resolve the signed-in user, then route (``st.navigation``).
 
-Signed out, the only page is sign-in. Signed in: Fleet and Site, and a sign-out button. The
-issue's other pages (Events, Complaint check, Alerts, Sensor, Reports) are not routed until
-they exist (dashboard/README.md lists them)."""
+Signed out, the only page is sign-in. Signed in: Fleet, Site, Complaint check, Reports and
+export, and a sign-out button. The issue's other pages are not routed until they exist
+(dashboard/README.md lists them)."""
 
 from __future__ import annotations
 
@@ -38,6 +38,8 @@ def main() -> None:
                 st.Page(UI / "site.py", title="Site", url_path="site"),
                 st.Page(UI / "events.py", title="Events", url_path="events"),
                 st.Page(UI / "alerts.py", title="Alerts", url_path="alerts"),
+                st.Page(UI / "complaint.py", title="Complaint check", url_path="complaint"),
+                st.Page(UI / "reports.py", title="Reports and export", url_path="reports"),
             ]
         )
     try:
