@@ -14,16 +14,16 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from noisefleet_dashboard.errors import ConfigError
+from noisefleet_server.config_values import read_secret, read_section, with_password
+from noisefleet_server.errors import ConfigError as ServerConfigError
 
-ENV_PREFIX = "NOISEFLEET_"
 CONFIG_FILE_ENV = "NOISEFLEET_DASHBOARD_CONFIG"
 """Set by ``noisefleet-dashboard run --config FILE`` for the Streamlit process it starts."""
 
@@ -66,36 +66,6 @@ class DashboardConfig:
 _SECTIONS: dict[str, type] = {"database": DatabaseSettings, "dashboard": DashboardSettings}
 
 
-def _coerce(key: str, value: object, kind: Any, from_env: bool) -> object:
-    if from_env and isinstance(value, str) and kind in (int, float):
-        try:
-            return kind(value)
-        except ValueError:
-            raise ConfigError(f"{key}: {value!r} is not a valid {kind.__name__}") from None
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"{key}: expected {kind.__name__}, got {type(value).__name__}")
-    return value
-
-
-def _section(name: str, cls: type, table: Mapping[str, object], env: Mapping[str, str]) -> Any:
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ConfigError(f"[{name}]: unknown key(s) {', '.join(unknown)} (known: {sorted(known)})")
-    values: dict[str, object] = {}
-    for f in dataclasses.fields(cls):
-        key = f"{name}.{f.name}"
-        env_name = f"{ENV_PREFIX}{name}_{f.name}".upper()
-        if env_name in env:
-            values[f.name] = _coerce(key, env[env_name], hints[f.name], True)
-        elif f.name in table:
-            values[f.name] = _coerce(key, table[f.name], hints[f.name], False)
-    return cls(**values)
-
-
 def _validate(config: DashboardConfig, from_file: Mapping[str, Mapping[str, object]]) -> None:
     url = config.database.url
     if "url" in from_file.get("database", {}) and urlsplit(url).password:
@@ -117,17 +87,15 @@ def _validate(config: DashboardConfig, from_file: Mapping[str, Mapping[str, obje
                 raise ConfigError(f"{name}.{f.name}: must be greater than 0, got {value}")
 
 
-def _with_password(url: str, password: str) -> str:
-    parts = urlsplit(url)
-    port = f":{parts.port}" if parts.port else ""
-    user = quote(parts.username or "", safe="")
-    netloc = f"{user}:{quote(password, safe='')}@{parts.hostname or ''}{port}"
-    return parts._replace(netloc=netloc).geturl()
-
-
 def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) -> DashboardConfig:
     """The validated configuration (see the module docstring)."""
-    env = os.environ if env is None else env
+    try:
+        return _load(path, os.environ if env is None else env)
+    except ServerConfigError as error:  # the server's shared value readers
+        raise ConfigError(str(error)) from None
+
+
+def _load(path: Path | None, env: Mapping[str, str]) -> DashboardConfig:
     data: dict[str, Any] = {}
     if path is not None:
         try:
@@ -143,22 +111,15 @@ def load_config(path: Path | None = None, env: Mapping[str, str] | None = None) 
         if not isinstance(data.get(name, {}), dict):
             raise ConfigError(f"[{name}]: must be a table")
     sections = {
-        name: _section(name, cls, data.get(name, {}), env) for name, cls in _SECTIONS.items()
+        name: read_section(name, cls, data.get(name, {}), env) for name, cls in _SECTIONS.items()
     }
     config = DashboardConfig(**sections)
     _validate(config, data)
     if config.database.password_file:
-        file = Path(config.database.password_file)
-        if not file.is_absolute() and path is not None:
-            file = path.parent / file
-        try:
-            secret = file.read_text().strip()
-        except OSError as error:
-            raise ConfigError(
-                f"database.password_file: cannot read {file}: {error.strerror}"
-            ) from None
+        base = path.parent if path is not None else None
+        secret = read_secret("database.password_file", config.database.password_file, base)
         database = dataclasses.replace(
-            config.database, url=_with_password(config.database.url, secret)
+            config.database, url=with_password(config.database.url, secret)
         )
         config = dataclasses.replace(config, database=database)
     return config

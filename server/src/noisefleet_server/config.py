@@ -14,18 +14,20 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
+from noisefleet_server.config_values import (
+    ENV_PREFIX,
+    read_secret,
+    read_section,
+    with_password,
+)
 from noisefleet_server.errors import ConfigError
 from noisefleet_server.notify.config import NotifierSettings, NotifySettings, parse_notifiers
-
-ENV_PREFIX = "NOISEFLEET_"
 
 
 @dataclass(frozen=True)
@@ -153,47 +155,6 @@ _SECTIONS: dict[str, type] = {
 }
 
 
-def _coerce(key: str, value: object, kind: Any, from_env: bool) -> object:
-    if from_env and isinstance(value, str):
-        try:
-            if kind is bool:
-                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError
-                return value.lower() in ("true", "1", "yes")
-            if kind is int:
-                return int(value)
-            if kind is float:
-                return float(value)
-        except ValueError:
-            raise ConfigError(f"{key}: {value!r} is not a valid {kind.__name__}") from None
-        return value
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"{key}: expected {kind.__name__}, got {type(value).__name__}")
-    return value
-
-
-def _section(name: str, cls: type, table: Mapping[str, object], env: Mapping[str, str]) -> Any:
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ConfigError(f"[{name}]: unknown key(s) {', '.join(unknown)} (known: {sorted(known)})")
-    values: dict[str, object] = {}
-    for f in dataclasses.fields(cls):
-        key = f"{name}.{f.name}"
-        env_name = f"{ENV_PREFIX}{name}_{f.name}".upper()
-        kind = hints[f.name]
-        if isinstance(kind, types.UnionType):
-            kind = next(a for a in typing.get_args(kind) if a is not type(None))
-        if env_name in env:
-            values[f.name] = _coerce(key, env[env_name], kind, True)
-        elif f.name in table:
-            values[f.name] = _coerce(key, table[f.name], kind, False)
-    return cls(**values)
-
-
 def _positive(key: str, value: float) -> None:
     if value <= 0:
         raise ConfigError(f"{key}: must be greater than 0, got {value}")
@@ -233,16 +194,6 @@ def _validate(
         raise ConfigError("log_level: one of debug, info, warning, error")
 
 
-def _read_secret(key: str, path: str, base: Path | None) -> str:
-    file = Path(path)
-    if not file.is_absolute() and base is not None:
-        file = base / file
-    try:
-        return file.read_text().strip()
-    except OSError as error:
-        raise ConfigError(f"{key}: cannot read {file}: {error.strerror}") from None
-
-
 def load_config(
     path: Path | None = None, env: Mapping[str, str] | None = None, *, offline: bool = False
 ) -> ServerConfig:
@@ -266,7 +217,7 @@ def load_config(
         if not isinstance(data.get(name, {}), dict):
             raise ConfigError(f"[{name}]: must be a table")
     sections = {
-        name: _section(name, cls, data.get(name, {}), env) for name, cls in _SECTIONS.items()
+        name: read_section(name, cls, data.get(name, {}), env) for name, cls in _SECTIONS.items()
     }
     log_level = env.get(f"{ENV_PREFIX}LOG_LEVEL", data.get("log_level", "info"))
     if not isinstance(log_level, str):
@@ -275,18 +226,18 @@ def load_config(
     config = ServerConfig(**sections, log_level=log_level, notifiers=notifiers)
     _validate(config, data, offline)
     if config.database.password_file:
-        secret = _read_secret("database.password_file", config.database.password_file, base)
+        secret = read_secret("database.password_file", config.database.password_file, base)
         config = dataclasses.replace(
             config,
             database=dataclasses.replace(
-                config.database, url=_with_password(config.database.url, secret)
+                config.database, url=with_password(config.database.url, secret)
             ),
         )
     if config.mqtt.password_file:
-        secret = _read_secret("mqtt.password_file", config.mqtt.password_file, base)
+        secret = read_secret("mqtt.password_file", config.mqtt.password_file, base)
         config = dataclasses.replace(
             config,
-            mqtt=dataclasses.replace(config.mqtt, url=_with_password(config.mqtt.url, secret)),
+            mqtt=dataclasses.replace(config.mqtt, url=with_password(config.mqtt.url, secret)),
         )
     if config.alerts.rules_file and not Path(config.alerts.rules_file).is_absolute() and base:
         config = dataclasses.replace(
@@ -303,15 +254,6 @@ def load_config(
         if getattr(config.mqtt, key) and not Path(getattr(config.mqtt, key)).is_file():
             raise ConfigError(f"mqtt.{key}: {getattr(config.mqtt, key)} does not exist")
     return config
-
-
-def _with_password(url: str, password: str) -> str:
-    parts = urlsplit(url)
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}{port}"
-    return parts._replace(netloc=netloc).geturl()
 
 
 def broker_address(settings: MqttSettings) -> BrokerAddress:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
+from noisefleet_server.config_values import coerce, read_secret
 from noisefleet_server.errors import ConfigError
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -136,43 +137,6 @@ def _file_keys(cls: type[NotifierBase]) -> set[str]:
     return keys
 
 
-def _coerce(key: str, value: object, kind: Any, from_env: bool) -> object:
-    if typing.get_origin(kind) is tuple:
-        if from_env and isinstance(value, str):
-            return tuple(item.strip() for item in value.split(",") if item.strip())
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{key}: expected a list of strings")
-        return tuple(value)
-    if from_env and isinstance(value, str):
-        try:
-            if kind is bool:
-                if value.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError
-                return value.lower() in ("true", "1", "yes")
-            if kind in (int, float):
-                return kind(value)
-        except ValueError:
-            raise ConfigError(f"{key}: {value!r} is not a valid {kind.__name__}") from None
-        return value
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-        raise ConfigError(f"{key}: expected {kind.__name__}, got {type(value).__name__}")
-    return value
-
-
-def _read_secret(key: str, path: object, base: Path | None) -> str:
-    if not isinstance(path, str) or not path:
-        raise ConfigError(f"{key}: expected a file name")
-    file = Path(path)
-    if not file.is_absolute() and base is not None:
-        file = base / file
-    try:
-        return file.read_text().strip()
-    except OSError as error:
-        raise ConfigError(f"{key}: cannot read {file}: {error.strerror}") from None
-
-
 def _secret(
     prefix: str, name: str, table: Mapping[str, object], env: Mapping[str, str], base: Path | None
 ) -> str:
@@ -186,7 +150,7 @@ def _secret(
     if env_name in env:
         return env[env_name]
     if f"{name}_file" in table:
-        return _read_secret(f"{prefix}.{name}_file", table[f"{name}_file"], base)
+        return read_secret(f"{prefix}.{name}_file", table[f"{name}_file"], base)
     return ""
 
 
@@ -306,9 +270,9 @@ def _notifier(
             continue
         env_name = _env_name(prefix, key)
         if env_name in env:
-            values[key] = _coerce(f"{prefix}.{key}", env[env_name], field_kind, True)
+            values[key] = coerce(f"{prefix}.{key}", env[env_name], field_kind, True)
         elif key in table:
-            values[key] = _coerce(f"{prefix}.{key}", table[key], field_kind, False)
+            values[key] = coerce(f"{prefix}.{key}", table[key], field_kind, False)
     if cls is WebhookSettings:
         values["secret"] = _secret(prefix, "secret", table, env, base)
         values["headers"] = _headers(prefix, table.get("headers", {}))
@@ -316,7 +280,7 @@ def _notifier(
         values["password"] = _secret(prefix, "password", table, env, base)
         sender = env.get(_env_name(prefix, "from"), table.get("from"))
         if sender is not None:
-            values["sender"] = _coerce(f"{prefix}.from", sender, str, False)
+            values["sender"] = coerce(f"{prefix}.from", sender, str, False)
     required = [
         f.name
         for f in dataclasses.fields(cls)
