@@ -36,7 +36,6 @@ from noisefleet_server.alerts.store_sql import (
     alert_windows,
     apply_action,
     load_alerts,
-    load_states,
     save_states,
     set_suppressed,
 )
@@ -225,22 +224,19 @@ async def evaluate_sensor(
     late_after_s: float,
     enqueue: Any,
     counters: EvaluationCounters,
-    preloaded: Preloaded | None = None,
+    preloaded: Preloaded,
 ) -> SensorOutcome:
     """Evaluate ``rules`` for one sensor (see the module docstring). ``enqueue(conn, rule,
-    payload)`` queues a notification in this transaction. ``preloaded``: the states and the
-    health series, read for many sensors at once by the clock-driven health pass."""
+    payload)`` queues a notification in this transaction. ``preloaded``: the states (and, in
+    the clock-driven health pass, the health series), read for a batch of sensors at once."""
     outcome = SensorOutcome()
-    if preloaded is not None:
-        stored = preloaded.states
-    else:
-        stored = await load_states(conn, ref.sensor_id)
+    stored = preloaded.states
     plans = [p for r in rules if (p := await _plan(conn, ref, r, stored, dirty, now)) is not None]
     if not plans:
         return outcome
     counters.sensors += 1
     needs = needs_of(plans)
-    if preloaded is not None and preloaded.health is not None and needs.health_from is not None:
+    if preloaded.health is not None and needs.health_from is not None:
         needs = replace(needs, health_from=None)
         data = await load_sensor_data(conn, ref.sensor_id, needs, ref.timezone)
         data = replace(data, health=preloaded.health)

@@ -146,15 +146,6 @@ async def restore_dirty(conn: AsyncConnection, sensor_id: int, dirty: Dirty) -> 
     )
 
 
-async def load_states(conn: AsyncConnection, sensor_id: int) -> dict[str, StateRow]:
-    cursor = await conn.execute(
-        "SELECT rule_id, rule_hash, extract(epoch FROM evaluated_to)::float8, state"
-        " FROM noisefleet_store.alert_state WHERE sensor_id = %s",
-        (sensor_id,),
-    )
-    return {r[0]: StateRow(r[1], r[2], r[3]) for r in await cursor.fetchall()}
-
-
 async def save_states(
     conn: AsyncConnection,
     sensor_id: int,

@@ -173,31 +173,9 @@ async def load_events(
 async def load_health(
     conn: AsyncConnection, sensor_id: int, t_from: float, t_to: float
 ) -> HealthSeries:
-    cursor = await conn.execute(
-        "SELECT extract(epoch FROM sent_at)::float8, outbox_depth, clock_synced, source_error"
-        " FROM noisefleet_store.heartbeats WHERE sensor_id = %s AND sent_at >= %s"
-        " AND sent_at < %s ORDER BY sent_at",
-        (sensor_id, _ts(t_from), _ts(t_to)),
-    )
-    beats = await cursor.fetchall()
-    cursor = await conn.execute(
-        "(SELECT extract(epoch FROM at)::float8, state FROM noisefleet_store.status_log"
-        " WHERE sensor_id = %s AND at < %s ORDER BY at DESC LIMIT 1)"
-        " UNION ALL (SELECT extract(epoch FROM at)::float8, state"
-        " FROM noisefleet_store.status_log WHERE sensor_id = %s AND at >= %s AND at < %s"
-        " ORDER BY at) ORDER BY 1",
-        (sensor_id, _ts(t_from), sensor_id, _ts(t_from), _ts(t_to)),
-    )
-    statuses = await cursor.fetchall()
-    cursor = await conn.execute(
-        "SELECT calibration_date FROM noisefleet_store.sensors WHERE sensor_id = %s", (sensor_id,)
-    )
-    row = await cursor.fetchone()
-    return _health(
-        [(b[0], b[1], b[2], b[3]) for b in beats],
-        [(st[0], st[1]) for st in statuses],
-        row[0] if row else None,
-    )
+    """One sensor's heartbeats and status changes over the span (with the last status before
+    it), and its calibration date."""
+    return (await load_health_many(conn, [sensor_id], t_from, t_to))[sensor_id]
 
 
 async def data_ends(
