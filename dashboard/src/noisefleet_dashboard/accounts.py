@@ -129,6 +129,18 @@ def set_disabled(conn: psycopg.Connection, username: str, disabled: bool = True)
             _end_sessions(conn, username)
 
 
+def set_role(conn: psycopg.Connection, username: str, role: str) -> None:
+    """A new role; it takes effect on the user's next click (sessions read it afresh)."""
+    if role not in ROLES:
+        raise AccountError(f"role {role!r}: one of {', '.join(ROLES)}")
+    with conn.transaction():
+        _require(conn, username)
+        conn.execute(
+            "UPDATE noisefleet_store.dashboard_users SET role = %s WHERE username = %s",
+            (role, username),
+        )
+
+
 def _end_sessions(conn: psycopg.Connection, username: str) -> None:
     conn.execute("DELETE FROM noisefleet_store.dashboard_sessions WHERE username = %s", (username,))
 

@@ -128,7 +128,7 @@ def db_rules(conn: psycopg.Connection) -> dict[str, dict[str, Any]]:
     return {r[0]: r[1] for r in rows}
 
 
-def _run(url: str, work: Callable[[psycopg.AsyncConnection], Awaitable[T]]) -> T:
+def run_async(url: str, work: Callable[[psycopg.AsyncConnection], Awaitable[T]]) -> T:
     async def main() -> T:
         conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
         async with conn:
@@ -150,14 +150,14 @@ def acknowledge(
     if row is None or not may_write(user, row[0]):
         raise NotAllowedError(f"Alert #{alert_id} is not at one of your sites.")
     text = comment.strip() or None
-    _run(url, lambda a: store_sql.acknowledge(a, alert_id, user.username, text))
+    run_async(url, lambda a: store_sql.acknowledge(a, alert_id, user.username, text))
 
 
 def save_rules(url: str, user: User, bodies: Sequence[dict[str, Any]]) -> None:
     """Store rule bodies (already validated with the rules in force) as ``user``."""
     if user.role not in ("admin", "operator"):
         raise NotAllowedError("Only operators and admins may change alert rules.")
-    _run(url, lambda a: store_sql.put_rules(a, list(bodies), user.username))
+    run_async(url, lambda a: store_sql.put_rules(a, list(bodies), user.username))
 
 
 def _utc(epoch_s: float) -> datetime:
@@ -189,6 +189,6 @@ def preview(
             resolved_at=None if a.episode.resolved_at is None else _utc(a.episode.resolved_at),
             peak=a.episode.peak,
         )
-        for a in _run(url, work)
+        for a in run_async(url, work)
         if a.episode.fired_at is not None
     ]

@@ -1,11 +1,12 @@
 """The dashboard's configuration, read like the server's: one TOML file, the environment wins.
 
 Steps of ``load_config``:
-1. read the TOML file when one is given (sections ``[database]`` and ``[dashboard]``; unknown
-   sections or keys are errors);
+1. read the TOML file when one is given (sections ``[database]``, ``[dashboard]`` and
+   ``[mqtt]``; unknown sections or keys are errors);
 2. overlay the environment: ``NOISEFLEET_DATABASE_URL`` and, for every other setting,
    ``NOISEFLEET_<SECTION>_<KEY>`` (e.g. ``NOISEFLEET_DASHBOARD_SESSION_TTL_S=3600``);
-3. read the database password from ``database.password_file`` (never inline in the file);
+3. read the database and broker passwords from ``database.password_file`` and
+   ``mqtt.password_file`` (never inline in the file);
 4. validate once into frozen dataclasses; every problem is one ``ConfigError`` line.
 """
 
@@ -21,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from noisefleet_dashboard.errors import ConfigError
+from noisefleet_server.config import MqttSettings
 from noisefleet_server.config_values import read_secret, read_section, with_password
 from noisefleet_server.errors import ConfigError as ServerConfigError
 
@@ -55,15 +57,27 @@ class DashboardSettings:
     """At most this many points per chart series: the resolution is chosen to fit."""
     rules_file: str = ""
     """The server's ``alerts.rules_file`` (if any): rule drafts are checked against it too."""
+    command_wait_s: float = 5.0
+    """How long a settings or model push from the Sensor page waits for the agent's answer
+    (a later answer is recorded by the server and shown on the next visit)."""
+    models_dir: str = ""
+    """A folder of model folders (each with its model.json) that the Sensor page may push."""
 
 
 @dataclass(frozen=True)
 class DashboardConfig:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     dashboard: DashboardSettings = field(default_factory=DashboardSettings)
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
+    """The server's broker: settings and model pushes are published there (the server's
+    ``[mqtt]`` keys; ``NOISEFLEET_MQTT_URL``)."""
 
 
-_SECTIONS: dict[str, type] = {"database": DatabaseSettings, "dashboard": DashboardSettings}
+_SECTIONS: dict[str, type] = {
+    "database": DatabaseSettings,
+    "dashboard": DashboardSettings,
+    "mqtt": MqttSettings,
+}
 
 
 def _validate(config: DashboardConfig, from_file: Mapping[str, Mapping[str, object]]) -> None:
@@ -72,6 +86,11 @@ def _validate(config: DashboardConfig, from_file: Mapping[str, Mapping[str, obje
         raise ConfigError(
             "database.url: do not put the password in the file; use database.password_file "
             "or NOISEFLEET_DATABASE_URL"
+        )
+    if "url" in from_file.get("mqtt", {}) and urlsplit(config.mqtt.url).password:
+        raise ConfigError(
+            "mqtt.url: do not put the password in the file; use mqtt.password_file "
+            "or NOISEFLEET_MQTT_URL"
         )
     if not url:
         raise ConfigError(
@@ -122,4 +141,9 @@ def _load(path: Path | None, env: Mapping[str, str]) -> DashboardConfig:
             config.database, url=with_password(config.database.url, secret)
         )
         config = dataclasses.replace(config, database=database)
+    if config.mqtt.password_file:
+        base = path.parent if path is not None else None
+        secret = read_secret("mqtt.password_file", config.mqtt.password_file, base)
+        mqtt = dataclasses.replace(config.mqtt, url=with_password(config.mqtt.url, secret))
+        config = dataclasses.replace(config, mqtt=mqtt)
     return config

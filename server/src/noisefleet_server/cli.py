@@ -20,7 +20,7 @@ import psycopg
 
 from noisefleet_server import registry
 from noisefleet_server.alerts import cli as alerts_cli
-from noisefleet_server.commands import model_commands, send_and_wait
+from noisefleet_server.commands import push_model, push_settings
 from noisefleet_server.config import ServerConfig, broker_address, load_config, redacted_url
 from noisefleet_server.db.migrate import migrate
 from noisefleet_server.errors import ServerError
@@ -222,22 +222,21 @@ async def _sensors(config: ServerConfig, args: argparse.Namespace) -> int:
     if args.verb == "set":
         changes = registry.parse_settings(args.assignments)
 
-        async def store(conn):  # type: ignore[no-untyped-def]
-            return await registry.set_desired(conn, args.site, args.sensor, changes)
+        async def push(conn):  # type: ignore[no-untyped-def]
+            return await push_settings(
+                conn, config.mqtt, args.site, args.sensor, changes, "cli", args.timeout_s
+            )
 
-        await _with_db(config, store)
-        command = registry.set_command(changes)
-        answer = await send_and_wait(
-            config.mqtt, args.site, args.sensor, [command], command.request_id, args.timeout_s
-        )
     else:
         if not args.folder.is_dir():
             raise ServerError(f"{args.folder}: not a folder")
-        request_id, commands = model_commands(args.folder)
-        answer = await send_and_wait(
-            config.mqtt, args.site, args.sensor, commands, request_id, args.timeout_s
-        )
-    report = answer.report
+
+        async def push(conn):  # type: ignore[no-untyped-def]
+            return await push_model(
+                conn, config.mqtt, args.site, args.sensor, args.folder, "cli", args.timeout_s
+            )
+
+    report = (await _with_db(config, push)).answer
     if report is None:
         print(
             f"{args.site}/{args.sensor}: no answer within {args.timeout_s:g} s "
@@ -247,13 +246,6 @@ async def _sensors(config: ServerConfig, args: argparse.Namespace) -> int:
     if not report.accepted:
         print(f"{args.site}/{args.sensor}: refused: {report.reason}")
         return 1
-
-    async def record(conn):  # type: ignore[no-untyped-def]
-        await registry.record_state(
-            conn, args.site, args.sensor, report.settings, report.reported_at
-        )
-
-    await _with_db(config, record)
     model = f", model {report.model.name}" if report.model else ""
     print(
         f"{args.site}/{args.sensor}: accepted; settings {json.dumps(dict(report.settings))}{model}"

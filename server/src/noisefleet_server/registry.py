@@ -23,7 +23,12 @@ from psycopg import AsyncConnection
 from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 
-from noisefleet_core.contract.commands import SetCommand, command_topic, encode_command
+from noisefleet_core.contract.commands import (
+    SetCommand,
+    StateReport,
+    command_topic,
+    encode_command,
+)
 from noisefleet_core.contract.fields import ContractError
 from noisefleet_core.contract.topics import TopicError, check_id
 from noisefleet_server.errors import RegistryError
@@ -233,3 +238,61 @@ async def resend_desired_settings(
         await client.publish(command_topic(site, sensor, command), encode_command(command), qos=1)
         log.info("re-sent desired settings to %s/%s (%s)", site, sensor, ", ".join(desired))
     return len(rows)
+
+
+COMMAND_KINDS = ("set", "model")
+
+
+async def record_command(
+    conn: AsyncConnection,
+    site: str,
+    sensor: str,
+    request_id: str,
+    kind: str,
+    body: Mapping[str, Any],
+    requested_by: str,
+    at: datetime,
+) -> None:
+    """Store a command as ``pending`` before it is sent (its answer arrives later, see
+    ``record_answer``)."""
+    if kind not in COMMAND_KINDS:
+        raise RegistryError(f"command kind {kind!r}: one of {', '.join(COMMAND_KINDS)}")
+    cursor = await conn.execute(
+        "INSERT INTO noisefleet_store.sensor_commands"
+        " (request_id, sensor_id, kind, body, requested_by, requested_at)"
+        " SELECT %s, sensor_id, %s, %s::jsonb, %s, %s FROM noisefleet_store.sensors"
+        " WHERE site = %s AND sensor = %s RETURNING request_id",
+        (request_id, kind, json.dumps(dict(body)), requested_by, at, site, sensor),
+    )
+    if await cursor.fetchone() is None:
+        raise RegistryError(f"sensor {site}/{sensor} is not known (see `sensors list`)")
+
+
+async def record_answer(conn: AsyncConnection, site: str, sensor: str, report: StateReport) -> bool:
+    """Store an agent's state report: the settings in force and, when it answers a command we
+    sent, that command's outcome (``applied`` or ``refused`` with the reason). True when it
+    answered a stored pending command. A report older than the one stored changes nothing."""
+    async with conn.transaction():
+        at = report.reported_at
+        await conn.execute(
+            "UPDATE noisefleet_store.sensors SET reported_settings = %s::jsonb, reported_at = %s"
+            " WHERE site = %s AND sensor = %s AND (reported_at IS NULL OR reported_at <= %s)",
+            (json.dumps(dict(report.settings)), at, site, sensor, at),
+        )
+        if report.request_id is None:
+            return False
+        cursor = await conn.execute(
+            "UPDATE noisefleet_store.sensor_commands c SET state = %s, reason = %s,"
+            " answered_at = %s FROM noisefleet_store.sensors s"
+            " WHERE c.request_id = %s AND s.sensor_id = c.sensor_id AND s.site = %s"
+            " AND s.sensor = %s AND c.state = 'pending' RETURNING c.request_id",
+            (
+                "applied" if report.accepted else "refused",
+                report.reason,
+                report.reported_at,
+                report.request_id,
+                site,
+                sensor,
+            ),
+        )
+        return await cursor.fetchone() is not None

@@ -4,8 +4,9 @@ Steps:
 1. open the connection pool (waiting for the database with back-off) and check that the schema
    is migrated; create the partitions of this month and the next;
 2. run, in one TaskGroup: the ingest worker, the roll-up loop (every ``rollups.interval_s``),
-   the retention loop (hourly), the alert engine (``alerts.engine``) and, with notifiers
-   configured, the notification worker;
+   the retention loop (hourly), the agents' state reports (``state_reports``: answers of the
+   commands sent), the alert engine (``alerts.engine``) and, with notifiers configured, the
+   notification worker;
 3. SIGTERM/SIGINT only set ``stop``: the ingest stops reading, commits and acknowledges what it
    holds, disconnects; the loops finish their pass; the pool closes; exit 0.
 """
@@ -28,6 +29,7 @@ from noisefleet_server.db.rollups_sql import run_rollup_pass
 from noisefleet_server.errors import ServerError
 from noisefleet_server.ingest.service import Backoff, IngestWorker
 from noisefleet_server.notify.worker import DeliveryWorker
+from noisefleet_server.state_reports import StateListener
 
 log = logging.getLogger("noisefleet.server")
 
@@ -120,6 +122,7 @@ async def serve(
 
         async with asyncio.TaskGroup() as group:
             group.create_task(worker.run(stop))
+            group.create_task(StateListener(config.mqtt, pool).run(stop))
             group.create_task(_loop("roll-ups", config.rollups.interval_s, stop, rollups))
             group.create_task(_loop("retention", RETENTION_INTERVAL_S, stop, retention))
             if engine is not None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
 from noisefleet_dashboard import data, formatting
 from noisefleet_dashboard.access import may_admin, scope_of
+
+SENSOR_PAGE = Path(__file__).parent / "sensor.py"
 
 
 def page() -> None:
@@ -23,7 +27,18 @@ def page() -> None:
     second.metric("Open alerts", sum(r.open_alerts for r in rows))
     third.metric("Sites", len({r.site for r in rows}))
     if table:
-        st.dataframe(pd.DataFrame(table), hide_index=True)
+        picked = st.dataframe(
+            pd.DataFrame(table),
+            hide_index=True,
+            key="fleet_table",
+            on_select="rerun",
+            selection_mode="single-row",
+        )
+        st.markdown("Select a sensor's row to open its Sensor page (health, settings, model).")
+        if picked.selection.rows:
+            row = table[picked.selection.rows[0]]
+            link = {"site": str(row["site"]), "sensor": str(row["sensor"])}
+            st.switch_page(SENSOR_PAGE, query_params=link)
     else:
         st.info("No sensors at your sites yet.")
     located = [
@@ -55,8 +70,8 @@ def page() -> None:
         )
         if may_admin(user):
             st.caption(
-                "Assign with `noisefleet-server sensors assign SITE SENSOR` "
-                "(register the site first with `noisefleet-server sites add`)."
+                "Assign them on the Admin page (or `noisefleet-server sensors assign SITE "
+                "SENSOR`; register the site first)."
             )
 
 

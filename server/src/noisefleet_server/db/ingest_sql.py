@@ -22,6 +22,7 @@ from datetime import date, datetime
 
 from psycopg import AsyncConnection
 
+from noisefleet_core.contract.levels import parse_timestamp
 from noisefleet_core.contract.messages import (
     EventsMessage,
     HeartbeatMessage,
@@ -164,18 +165,20 @@ async def _store_heartbeats(conn: AsyncConnection, items: list[tuple[int, Accept
                 m.calibration_offset_db,
                 date.fromisoformat(m.calibration_date) if m.calibration_date else None,
                 m.source_error,
+                m.source_failures,
+                parse_timestamp(m.last_audio_at) if m.last_audio_at else None,
             )
         )
     columns = [list(c) for c in zip(*rows, strict=True)]
     await conn.execute(
         "INSERT INTO noisefleet_store.heartbeats (sensor_id, sent_at, uptime_s, cpu_percent,"
         " temperature_c, disk_free_bytes, outbox_depth, outbox_dropped, dropped_frames,"
-        " clock_synced, model_sha256, source_error)"
+        " clock_synced, model_sha256, source_error, source_failures, last_audio_at)"
         " SELECT * FROM unnest(%s::int4[], %s::timestamptz[], %s::float8[], %s::float8[],"
         " %s::float8[], %s::int8[], %s::int4[], %s::int4[], %s::int8[], %s::bool[], %s::text[],"
-        " %s::text[])"
+        " %s::text[], %s::int4[], %s::timestamptz[])"
         " ON CONFLICT DO NOTHING",
-        [*columns[:11], columns[15]],
+        [*columns[:11], *columns[15:18]],
     )
     await conn.execute(
         "UPDATE noisefleet_store.sensors s SET heartbeat_at = h.sent_at,"
