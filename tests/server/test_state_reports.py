@@ -84,7 +84,7 @@ def test_a_command_is_pending_until_the_agent_applies_or_refuses_it(
     reported = db.execute(
         "SELECT reported_settings FROM noisefleet.sensors WHERE site = 'park' AND sensor = 's01'"
     ).fetchone()
-    assert reported is not None and reported[0] == {"gate_level_db": 45}
+    assert reported == ({"gate_level_db": 45},)
 
 
 def test_bad_reports_and_unknown_sensors_are_one_line_errors(database_url: str):

@@ -162,7 +162,8 @@ def health(
     return cursor.execute(
         "SELECT date_bin(make_interval(secs => %(bucket)s), sent_at, %(start)s) AS start,"
         " count(*)::int AS heartbeats, avg(cpu_percent) AS cpu_percent,"
-        " max(temperature_c) AS temperature_c, min(disk_free_bytes) / 1e9 AS disk_free_gb,"
+        " max(temperature_c) AS temperature_c,"
+        " (min(disk_free_bytes) / 1e9)::float8 AS disk_free_gb,"
         " max(outbox_depth) AS outbox_depth, max(outbox_dropped) AS outbox_dropped,"
         " max(dropped_frames) AS dropped_frames,"
         " avg(clock_synced::int)::float8 AS clock_synced,"

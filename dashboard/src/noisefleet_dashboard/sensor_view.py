@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from noisefleet_core.contract.commands import StateReport
 from noisefleet_dashboard import formatting
 from noisefleet_dashboard.compliance import sensor_state
 from noisefleet_dashboard.sensor_queries import CommandRow, HealthPoint, LatestHeartbeat
@@ -132,6 +133,20 @@ def settings_rows(
             }
         )
     return rows
+
+
+def push_outcome(what: str, answer: StateReport | None, wait_s: float) -> tuple[str, str]:
+    """The line shown after a push: (``success`` | ``error`` | ``info``, text)."""
+    if answer is None:
+        return (
+            "info",
+            f"{what} sent; no answer within {wait_s:g} s: pending until the agent answers "
+            "(see the commands below; desired settings are re-sent when it comes online).",
+        )
+    if answer.accepted:
+        note = f" ({answer.reason})" if answer.reason else ""
+        return "success", f"{what}: applied by the agent{note}."
+    return "error", f"{what}: refused by the agent: {answer.reason}"
 
 
 def answer_text(state: str, reason: str | None) -> str:

@@ -11,7 +11,8 @@ from noisefleet_dashboard.access import User, may_see, may_write, scope_of
 from noisefleet_dashboard.alert_queries import NotAllowedError
 from noisefleet_dashboard.sensor_data import SensorData
 from noisefleet_dashboard.sensor_queries import PushError, SensorDetail
-from noisefleet_server.commands import Sent
+
+OUTCOME_KEY = "sensor_push_outcome"
 
 
 def _choose(store: SensorData, user: User) -> tuple[str, str]:
@@ -83,21 +84,9 @@ def _history(store: SensorData, site: str, sensor: str) -> None:
         st.line_chart(frame[list(columns)], height=180)
 
 
-def _show_result(sent: Sent, what: str, wait_s: float) -> None:
-    report = sent.answer
-    if report is None:
-        st.info(
-            f"{what} sent; no answer within {wait_s:g} s: pending until the agent answers "
-            "(see Commands below; the desired settings are re-sent when it comes online)."
-        )
-    elif report.accepted:
-        st.success(f"{what}: applied by the agent.")
-    else:
-        st.error(f"{what}: refused by the agent: {report.reason}")
-
-
 def _push(store: SensorData, user: User, detail: SensorDetail, action: str, value: str) -> None:
-    """Push and show the outcome at once (the Commands table below is read after it)."""
+    """Push, keep the outcome's line for the next run and rerun, so that the settings and
+    commands shown are read after the push."""
     try:
         if action == "settings":
             sent = store.push_settings(user, detail.site, detail.sensor, value)
@@ -107,9 +96,20 @@ def _push(store: SensorData, user: User, detail: SensorDetail, action: str, valu
                 sent = store.push_model(user, detail.site, detail.sensor, value)
             what = f"Model {value}"
     except (NotAllowedError, PushError) as error:
-        st.error(str(error))
-    else:
-        _show_result(sent, what, store.cfg.dashboard.command_wait_s)
+        st.error(str(error))  # nothing was sent: shown at once, the input kept
+        return
+    st.session_state[OUTCOME_KEY] = sensor_view.push_outcome(
+        what, sent.answer, store.cfg.dashboard.command_wait_s
+    )
+    st.rerun()
+
+
+def _show_outcome() -> None:
+    outcome = st.session_state.pop(OUTCOME_KEY, None)
+    if outcome is None:
+        return
+    kind, text = outcome
+    {"success": st.success, "error": st.error}.get(kind, st.info)(text)
 
 
 def _settings(store: SensorData, user: User, detail: SensorDetail) -> None:
@@ -160,6 +160,7 @@ def _model(store: SensorData, user: User, detail: SensorDetail) -> None:
 
 def _commands(store: SensorData, detail: SensorDetail) -> None:
     st.subheader("Commands and the agent's answers")
+    _show_outcome()
     rows = store.commands(detail.site, detail.sensor)
     if st.button("Refresh", key="sensor_refresh"):
         st.rerun()
