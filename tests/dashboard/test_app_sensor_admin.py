@@ -142,7 +142,7 @@ def test_sensor_page_shows_the_latest_heartbeat_and_its_history(sensor_fleet: Fl
     assert metrics["Temperature"] == "52.1 °C"
     assert metrics["Free disk"] == "21.5 GB"
     assert metrics["Outbox backlog"] == "3"
-    assert metrics["Clock"] == "synchronised"
+    assert metrics["Clock"] == "synced"
     assert "🟢 online" in at.markdown[0].value
     assert "11 buckets of 1 min · 11 heartbeats" in at.caption[0].value
     assert len(at.get("arrow_vega_lite_chart") or at.get("vega_lite_chart")) == 5

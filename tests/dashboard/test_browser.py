@@ -6,6 +6,8 @@ against ``noisefleet-dashboard run`` and a PostgreSQL filled by the test:
   3, one firing alert; sensor ``yard`` with an hour at 45 dB that ended 20 min ago: offline;
 - site ``depot`` (UTC) of another operator: sensor ``gate``, 10 min at 70 dB;
 - a pending sensor ``x1`` of the unregistered site ``annex``;
+- roof's heartbeats: ten in the ten minutes before the last (``sensor_seed``), then the
+  contract's example (CPU 37.5 %, outbox 3); a broker for the Sensor page's pushes (no agent);
 - users ``admin``, ``olga`` (operator of tower), ``oscar`` (operator of depot), ``vera``
   (viewer of tower), all with ``PASSWORD``.
 
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,11 +37,13 @@ import psycopg
 import pytest
 from playwright.sync_api import Browser, expect
 
+from noisefleet_core.contract.commands import StateReport, encode_command
 from noisefleet_core.contract.topics import topic
 from noisefleet_dashboard import accounts
 from noisefleet_dashboard.compliance import MARKS, PERIODS
 from noisefleet_server.db.rollups_sql import run_rollup_pass
 from noisefleet_server.registry import add_site, assign_sensor
+from noisefleet_server.state_reports import ingest_state
 from tests.dashboard.browser import (
     TIMEOUT_MS,
     Dashboard,
@@ -48,8 +53,10 @@ from tests.dashboard.browser import (
     stable_copy,
 )
 from tests.dashboard.seed import PASSWORD
+from tests.dashboard.sensor_seed import seed_heartbeats
 from tests.server.alert_harness import heartbeat_payload, ingest
 from tests.server.helpers import envelope, level_record, levels_payload
+from tests.support.mosquitto import Mosquitto
 from tests.support.postgres import Postgres
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -120,6 +127,7 @@ def seed(url: str, end: datetime) -> BrowserFleet:
             _status("annex", "x1", 1, t0),
         ],
     )
+    seed_heartbeats(url, end)
     asyncio.run(_register(url))
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
@@ -154,11 +162,23 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
+def browser_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
+    with Mosquitto(tmp_path_factory.mktemp("broker")) as broker:
+        yield broker
+
+
+@pytest.fixture(scope="module")
 def dashboard_url(
-    browser_fleet: BrowserFleet, tmp_path_factory: pytest.TempPathFactory
+    browser_fleet: BrowserFleet,
+    browser_broker: Mosquitto,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("NOISEFLEET_")}
     env.update(NOISEFLEET_DATABASE_URL=browser_fleet.url, NOISEFLEET_DASHBOARD_CACHE_TTL_S="1")
+    env.update(
+        NOISEFLEET_MQTT_URL=f"mqtt://{browser_broker.host}:{browser_broker.port}",
+        NOISEFLEET_DASHBOARD_COMMAND_WAIT_S="0.5",
+    )
     log = tmp_path_factory.mktemp("dashboard") / "run.log"
     with dashboard_server(env, log) as url:
         yield url
@@ -345,3 +365,101 @@ def test_events_complaint_and_reports_pages_open_for_the_operators_site(dash: Da
         verdict.inner_text().strip(),
     ), verdict.inner_text()
     dash.screenshot("11-complaint")
+
+
+def _answer_last_command(url: str, accepted: bool, reason: str | None) -> None:
+    """What the agent's state report does when it comes: the server's ingest of it."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT request_id::text FROM noisefleet.sensor_commands ORDER BY requested_at DESC"
+        ).fetchone()
+    assert row is not None
+    report = StateReport(row[0], accepted, reason, {"gate_level_db": 45}, None, datetime.now(UTC))
+
+    async def store() -> None:
+        conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+        async with conn:
+            assert await ingest_state(conn, topic("tower", "roof", "state"), encode_command(report))
+
+    # in a thread: Playwright's sync API keeps an event loop running in this one
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, store()).result()
+
+
+def test_sensor_page_shows_health_numbers_and_a_pushs_answer(
+    dash: Dashboard, browser_fleet: BrowserFleet
+):
+    dash.sign_in("olga", PASSWORD)
+    dash.go("Sensor")
+    dash.expect_metrics(
+        {
+            "CPU": "37.5 %",
+            "Temperature": "52.1 °C",
+            "Free disk": "21.5 GB",
+            "Outbox backlog": "3",
+            "Clock": "synced",
+        }
+    )
+    expect(dash.page.get_by_text("11 buckets of 1 min · 11 heartbeats")).to_be_visible()
+    expect(dash.page.locator('[data-testid="stVegaLiteChart"]')).to_have_count(5)
+    expect(dash.page.get_by_text("urban-sed-int8 (9f86d081)")).to_be_visible()
+    dash.page.get_by_role("textbox", name="Changes").fill("gate_level_db=45")
+    dash.page.get_by_role("button", name="Push settings").click()
+    dash.wait_idle()
+    expect(dash.alert("info").filter(has_text="no answer within 0.5 s")).to_have_count(1)
+    [command] = dash.table(1)
+    assert (command["kind"], command["what"], command["answer"]) == (
+        "set",
+        "gate_level_db=45",
+        "⏳ pending",
+    )
+    dash.screenshot("13-sensor-pending")
+    _answer_last_command(browser_fleet.url, True, None)
+    dash.page.get_by_role("button", name="Refresh").click()
+    dash.wait_idle()
+    commands = dash.page.locator('[data-testid="stDataFrame"]').nth(1)
+    expect(commands.locator("td").filter(has_text="✅ applied")).to_have_count(1)
+    [command] = dash.table(1)
+    assert command["answer"] == "✅ applied"
+    [setting] = dash.table(0)
+    assert (setting["setting"], setting["in force"], setting["applied"]) == (
+        "gate_level_db",
+        "45",
+        "✅",
+    )
+    dash.screenshot("14-sensor-applied")
+
+
+def test_a_viewer_sees_the_sensor_read_only(dash: Dashboard):
+    dash.sign_in("vera", PASSWORD)
+    dash.go("Sensor")
+    dash.expect_metrics({"CPU": "37.5 %"})
+    expect(dash.page.get_by_text("Read only: viewers cannot change sensors.")).to_be_visible()
+    expect(dash.page.get_by_role("button", name="Push settings")).to_have_count(0)
+    expect(dash.page.locator('[data-testid="stSidebarNav"]').get_by_text("Admin")).to_have_count(0)
+
+
+def test_an_admin_adds_a_user_who_can_then_sign_in(dash: Dashboard):
+    dash.sign_in("admin", PASSWORD)
+    dash.go("Admin")
+    dash.page.get_by_role("textbox", name="Username").fill("nina")
+    dash.page.get_by_role("textbox", name="Password", exact=True).fill("nina's long password")
+    dash.page.get_by_role("combobox", name="Sites").first.click()
+    dash.page.keyboard.type("tower")
+    option = dash.page.get_by_role("option").filter(has_text="tower")
+    expect(option).to_have_count(1)
+    option.click()
+    dash.page.keyboard.press("Escape")
+    dash.page.get_by_role("button", name="Add user").click()
+    dash.wait_idle()
+    expect(dash.alert("success")).to_have_text("User nina added (viewer).")
+    users = {row["user"]: row for row in dash.table(2)}
+    assert (users["nina"]["role"], users["nina"]["sites"]) == ("viewer", "tower")
+    dash.screenshot("15-admin")
+    dash.sign_out()
+    # the Admin page's widgets go once the rerun has finished (its password field too)
+    expect(dash.page.get_by_role("button", name="Add user")).to_have_count(0)
+    dash.wait_idle()
+    dash.sign_in("nina", "nina's long password")
+    dash.title("Fleet")
+    assert {row["site"] for row in dash.table(0)} == {"tower"}

@@ -49,3 +49,19 @@ def test_mistakes_are_one_line(tmp_path: Path, text: str, env: dict[str, str], m
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")) as error:
         load_config(path, env)
     assert "\n" not in str(error.value)
+
+
+def test_the_broker_is_configured_like_the_servers(tmp_path: Path):
+    (tmp_path / "mqtt-pw").write_text("b r\n")
+    path = tmp_path / "dashboard.toml"
+    path.write_text(
+        f'[database]\nurl = "{URL}"\n[mqtt]\nurl = "mqtt://dash@broker:1883"\n'
+        'password_file = "mqtt-pw"\n'
+    )
+    assert load_config(path, {}).mqtt.url == "mqtt://dash:b%20r@broker:1883"
+    env = {"NOISEFLEET_MQTT_URL": "mqtt://other:1884", "NOISEFLEET_DASHBOARD_COMMAND_WAIT_S": "2"}
+    config = load_config(None, {"NOISEFLEET_DATABASE_URL": URL, **env})
+    assert (config.mqtt.url, config.dashboard.command_wait_s) == ("mqtt://other:1884", 2.0)
+    path.write_text(f'[database]\nurl = "{URL}"\n[mqtt]\nurl = "mqtt://u:pw@broker:1883"\n')
+    with pytest.raises(ConfigError, match=r"mqtt\.url: do not put the password in the file"):
+        load_config(path, {})

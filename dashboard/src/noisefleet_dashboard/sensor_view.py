@@ -91,7 +91,7 @@ def health_summary(beat: LatestHeartbeat | None, now: datetime) -> dict[str, str
         "Free disk": f"{beat.disk_free_bytes / 1e9:.1f} GB",
         "Outbox backlog": str(beat.outbox_depth),
         "Dropped frames": str(beat.dropped_frames),
-        "Clock": "synchronised" if beat.clock_synced else "NOT synchronised",
+        "Clock": "synced" if beat.clock_synced else "NOT synced",
         "Last audio": audio,
         "Uptime": formatting.age(timedelta(seconds=beat.uptime_s)),
     }
