@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from noisefleet_core.events.smoothing import StreamingMedianFilter, median_filter
+from noisefleet_core.events.smoothing import RunningMedian, StreamingMedianFilter, median_filter
 
 
 def _stream(values: np.ndarray, width: int) -> np.ndarray:
@@ -56,3 +56,31 @@ def test_even_or_zero_width_is_refused(width: int) -> None:
 def test_streaming_equals_whole_sequence(width: int, values: list[list[float]]) -> None:
     array = np.array(values, dtype=np.float64).reshape(len(values), 2)
     np.testing.assert_array_equal(_stream(array, width), median_filter(array, width))
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 300])
+def test_running_median_equals_numpy_median_of_the_last_values(size: int) -> None:
+    rng = np.random.default_rng(size)
+    # Rounded levels repeat, as a meter's do: duplicates must leave in the right order.
+    values = [float(v) for v in np.round(rng.normal(50.0, 5.0, 1500), 1)]
+    running = RunningMedian(size)
+    for i, value in enumerate(values):
+        running.push(value)
+        assert len(running) == min(i + 1, size)
+        assert running.median() == float(np.median(values[max(0, i + 1 - size) : i + 1]))
+
+
+def test_running_median_refuses_bad_use() -> None:
+    with pytest.raises(ValueError, match="size"):
+        RunningMedian(0)
+    with pytest.raises(ValueError, match="no values"):
+        RunningMedian(3).median()
+
+
+def test_streaming_filter_is_bit_identical_to_numpy_median() -> None:
+    # Full windows take the sorted middle instead of np.median: the same numbers, exactly.
+    scores = np.random.default_rng(7).random((400, 11))
+    scores[::13] = 0.0  # frames without scores count as zeros
+    streaming = StreamingMedianFilter(5)
+    outputs = [out for row in scores for out in streaming.push(row)] + streaming.flush()
+    assert np.array_equal(np.array(outputs), median_filter(scores, 5))

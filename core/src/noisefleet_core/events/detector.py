@@ -52,7 +52,7 @@ from noisefleet_core.acoustics.combine import energy, level
 from noisefleet_core.events.boundaries import snap_boundaries
 from noisefleet_core.events.segmentation import Hysteresis, LabelTrack, Segment
 from noisefleet_core.events.settings import DetectorSettings
-from noisefleet_core.events.smoothing import StreamingMedianFilter
+from noisefleet_core.events.smoothing import RunningMedian, StreamingMedianFilter
 from noisefleet_core.models.manifest import UNKNOWN_LABEL
 
 FloatArray = npt.NDArray[np.float64]
@@ -205,7 +205,7 @@ class EventDetector:
         self._window = max(1, settings.frames(settings.background_window_s))
         self._longest_checked = settings.frames(settings.prominence_max_s)
         self._end_gap = max(1, settings.frames(settings.merge_gap_s))
-        self._recent: deque[float] = deque(maxlen=self._window)
+        self._recent = RunningMedian(self._window)
         self._faint: deque[tuple[str, int, int]] = deque()  # dropped: label, [start, end) frames
         self._dropped_faint = dict.fromkeys(labels, 0)
         self._lafmax: list[float] = []
@@ -231,7 +231,7 @@ class EventDetector:
         ``MIN_BACKGROUND_FRAMES`` are known)."""
         if len(self._recent) < MIN_BACKGROUND_FRAMES:
             return None
-        return float(np.median(np.fromiter(self._recent, dtype=np.float64)))
+        return self._recent.median()
 
     @property
     def dropped_short(self) -> dict[str, int]:
@@ -307,7 +307,7 @@ class EventDetector:
             if not active.any():
                 # The background is what sounds when no class does: a steady siren must not
                 # become the background that its own later parts are measured against.
-                self._recent.append(frame.laeq_db)
+                self._recent.push(frame.laeq_db)
             activity: list[bool] = active.tolist()
             if self._has_unknown:
                 activity.append(unknown)

@@ -12,6 +12,7 @@ concatenated outputs equal ``median_filter`` over the whole sequence.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections import deque
 
 import numpy as np
@@ -56,7 +57,12 @@ class StreamingMedianFilter:
             return []
         # The window now spans frames (centre - half) .. (centre + half), truncated at 0.
         self._emitted += 1
-        return [np.median(np.stack(self._window), axis=0)]
+        stacked = np.stack(self._window)
+        if len(self._window) == self._window.maxlen:
+            # A full window holds an odd number of frames: its median is the middle of the
+            # sorted values, exactly what np.median picks, at a third of its cost.
+            return [np.sort(stacked, axis=0)[self._half]]
+        return [np.median(stacked, axis=0)]
 
     def flush(self) -> list[FloatArray]:
         """Outputs of the frames still waiting for lookahead, with truncated windows."""
@@ -68,3 +74,39 @@ class StreamingMedianFilter:
             outputs.append(np.median(np.stack(items[start:]), axis=0))
         self._emitted = self._pushed
         return outputs
+
+
+class RunningMedian:
+    """The median of the last ``size`` values pushed, kept sorted as they come and go.
+
+    Equal to ``np.median`` of those values (the middle one, or the mean of the two middle
+    ones), at O(size) memmove per push instead of a copy and a partition per query: the
+    detector asks for its background level at every frame.
+    """
+
+    def __init__(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"the running median needs a size >= 1, got {size}")
+        self._values: deque[float] = deque()
+        self._sorted: list[float] = []
+        self._size = size
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def push(self, value: float) -> None:
+        if len(self._values) == self._size:
+            oldest = self._values.popleft()
+            del self._sorted[bisect_left(self._sorted, oldest)]
+        self._values.append(value)
+        insort(self._sorted, value)
+
+    def median(self) -> float:
+        """The median of the values held (``ValueError`` when there are none)."""
+        n = len(self._sorted)
+        if n == 0:
+            raise ValueError("no values to take the median of")
+        middle = n // 2
+        if n % 2:
+            return float(self._sorted[middle])
+        return float((self._sorted[middle - 1] + self._sorted[middle]) / 2)

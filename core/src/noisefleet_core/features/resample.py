@@ -193,7 +193,8 @@ class StreamingResampler:
                     known_from - self._history_start : known_to - self._history_start
                 ]
             windows = np.lib.stride_tricks.sliding_window_view(inputs, span)[::down]
-            grouped = windows.dot(self._polyphase).reshape(-1)
+            # A contiguous copy first: BLAS on the strided view takes ~60 % longer, same sums.
+            grouped = np.ascontiguousarray(windows).dot(self._polyphase).reshape(-1)
             out[:] = grouped[first - g0 * up : first - g0 * up + count]
         self._outputs_emitted = first + count
         keep_from = self._last_input(self._outputs_emitted) - self._history_len
