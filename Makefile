@@ -35,6 +35,7 @@ bench: setup
 	$(BIN)/python bench/bench_ingest.py
 	$(BIN)/python bench/bench_alert_eval.py
 	$(BIN)/python bench/bench_alerts.py
+	$(BIN)/python bench/bench_dashboard.py
 
 # Regenerate the edge's default classifier from the synthetic generator (fixed seeds).
 default-model: setup

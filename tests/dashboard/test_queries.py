@@ -3,6 +3,7 @@ numbers (energy-mean LAeq, coverage, Lden) and access (an operator never sees an
 
 from __future__ import annotations
 
+import math
 from datetime import date, timedelta
 
 import psycopg
@@ -97,6 +98,31 @@ def test_levels_at_each_resolution_and_the_energy_mean(conn: psycopg.Connection,
     assert len(week) == 1  # hours: one measured hour in the span
     with pytest.raises(QueryError):
         queries.levels(conn, OLGA, "tower", "roof", end, start, RESOLUTIONS[1])
+
+
+def test_span_laeq_reads_whole_hours_from_the_roll_up_and_the_edges_from_minutes(
+    conn: psycopg.Connection, fleet_db: Fleet
+):
+    """Spans with whole hours (read from levels_1h), edges inside an hour and none at all
+    give the energy mean of exactly the minutes inside the span."""
+    t0, hour = fleet_db.t0, fleet_db.t0.replace(minute=0)
+    spans = [
+        (hour - timedelta(minutes=50), hour + timedelta(hours=2, minutes=7)),  # one whole hour
+        (hour, hour + timedelta(hours=1)),  # exactly the hour
+        (t0 + timedelta(minutes=10), t0 + timedelta(minutes=20)),  # inside the hour
+        (t0, t0 + timedelta(minutes=15)),  # the 50 dB minutes only
+        (hour - timedelta(days=3), hour + timedelta(days=3, minutes=1)),
+    ]
+    for start, end in spans:
+        minutes = queries.levels(conn, OLGA, "tower", "roof", start, end, RESOLUTIONS[1])
+        seconds = sum(p.coverage * 60 for p in minutes)
+        energy = sum(10 ** (p.laeq_db / 10) * p.coverage * 60 for p in minutes if p.laeq_db)
+        laeq, measured = queries.span_laeq(conn, OLGA, "tower", "roof", start, end)
+        assert laeq == pytest.approx(10 * math.log10(energy / seconds), abs=0.005), (start, end)
+        assert measured == pytest.approx(seconds / (end - start).total_seconds()), (start, end)
+    assert queries.span_laeq(conn, OLGA, "tower", "roof", t0, t0 + timedelta(minutes=15))[
+        0
+    ] == pytest.approx(50.0, abs=0.005)
 
 
 def test_lden_per_day_with_compliance(conn: psycopg.Connection, fleet_db: Fleet):

@@ -8,7 +8,7 @@ Times are aware datetimes; ``now`` is a parameter so pages, caches and tests agr
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -143,6 +143,15 @@ def _check_span(start: datetime, end: datetime) -> None:
         raise QueryError(f"the span is empty: {start.isoformat()} .. {end.isoformat()}")
 
 
+def _whole_hours(start: datetime, end: datetime) -> tuple[datetime, datetime]:
+    """[first, last) of the whole UTC hours inside [start, end); (end, end) when there are none."""
+    hour = timedelta(hours=1)
+    epoch = datetime(2000, 1, 1, tzinfo=UTC)
+    first = epoch + -((epoch - start) // hour) * hour
+    last = epoch + ((end - epoch) // hour) * hour
+    return (first, last) if first < last else (end, end)
+
+
 def levels(
     conn: psycopg.Connection,
     scope: SiteScope,
@@ -181,15 +190,30 @@ def span_laeq(
     """The energy-mean LAeq of the minutes in [start, end) and the measured share of the span.
 
     Each minute's LAeq weighs by its measured seconds (coverage × 60 s): Σ10^(L/10)·t / Σt.
+    The whole UTC hours inside the span are read from ``levels_1h`` (the same sums, an hour
+    row weighing by coverage × 3600 s), only the minutes before the first and after the last
+    whole hour from ``levels_1m``: a month is 720 hour rows, not 43 200 minute rows.
     """
     _check_span(start, end)
+    first_hour, last_hour = _whole_hours(start, end)
     row = conn.execute(
-        "SELECT (10 * log(sum(power(10, laeq_db / 10) * coverage * 60)"
-        "  / nullif(sum(coverage * 60), 0)))::double precision,"
-        " coalesce(sum(coverage * 60), 0)::double precision"
-        " FROM noisefleet.levels_1m WHERE site = %(site)s AND sensor = %(sensor)s"
-        f" AND start >= %(start)s AND start < %(end)s AND laeq_db IS NOT NULL AND {scope_sql()}",
-        _params(scope, site=site, sensor=sensor, start=start, end=end),
+        "WITH parts AS ("
+        " SELECT laeq_db, coverage * 60 AS measured_s FROM noisefleet.levels_1m"
+        " WHERE site = %(site)s AND sensor = %(sensor)s AND start >= %(start)s AND start < %(h0)s"
+        f" AND {scope_sql()}"
+        " UNION ALL"
+        " SELECT laeq_db, coverage * 60 FROM noisefleet.levels_1m"
+        " WHERE site = %(site)s AND sensor = %(sensor)s AND start >= %(h1)s AND start < %(end)s"
+        f" AND {scope_sql()}"
+        " UNION ALL"
+        " SELECT laeq_db, coverage * 3600 FROM noisefleet.levels_1h"
+        " WHERE site = %(site)s AND sensor = %(sensor)s AND start >= %(h0)s AND start < %(h1)s"
+        f" AND {scope_sql()})"
+        " SELECT (10 * log(sum(power(10, laeq_db / 10) * measured_s)"
+        "  / nullif(sum(measured_s), 0)))::double precision,"
+        " coalesce(sum(measured_s), 0)::double precision"
+        " FROM parts WHERE laeq_db IS NOT NULL",
+        _params(scope, site=site, sensor=sensor, start=start, end=end, h0=first_hour, h1=last_hour),
     ).fetchone()
     assert row is not None
     laeq, measured_s = row
