@@ -45,7 +45,7 @@ def test_migrate_twice_is_a_no_op(database_url: str) -> None:
         [*SERVER, "migrate"], env=env, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
-    assert "up to date at version 7 (timescale: False)" in done.stdout
+    assert "up to date at version 8 (timescale: False)" in done.stdout
 
 
 def test_check_reports_each_part_on_one_line(database_url: str) -> None:
