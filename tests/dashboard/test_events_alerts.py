@@ -10,7 +10,14 @@ import pytest
 
 from noisefleet_core.alerts.errors import RuleError
 from noisefleet_core.alerts.rules import load_rules_toml, parse_rules
-from noisefleet_dashboard import alert_queries, alerts_view, event_queries, events, queries
+from noisefleet_dashboard import (
+    alert_queries,
+    alerts_view,
+    event_queries,
+    events,
+    formatting,
+    queries,
+)
 from noisefleet_dashboard.access import User, scope_of
 from noisefleet_dashboard.alert_queries import AlertFilter, NotAllowedError
 from noisefleet_dashboard.event_queries import EventFilter, HourCount
@@ -82,7 +89,7 @@ def test_the_timeline_aggregates_when_there_are_many_events():
     # a week in 15-min buckets × 3 labels is 2016 marks: too many; hours are 504
     assert events.timeline_bucket_s(timedelta(days=7), 5000, 3) == 3600
     assert events.timeline_bucket_s(timedelta(hours=6), 9000, 2) == 60
-    assert events.bucket_label(3600) == "1 h"
+    assert formatting.bucket_label(3600) == "1 h"
 
 
 def test_alerts_by_filter_and_access(conn: psycopg.Connection, fleet_db: Fleet):

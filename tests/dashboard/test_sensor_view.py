@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from noisefleet_core.contract.commands import StateReport
-from noisefleet_dashboard import sensor_view
+from noisefleet_dashboard import formatting, sensor_view
 from noisefleet_dashboard.sensor_queries import CommandRow
 
 AT = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -18,7 +18,7 @@ def test_the_finest_bucket_that_fits():
     assert sensor_view.bucket_for(timedelta(days=7), 2000) == 900  # 5 min: 2016 > 2000
     assert sensor_view.bucket_for(timedelta(days=30), 2000) == 3600  # 720 points
     assert sensor_view.bucket_for(timedelta(days=3650), 10) == 86400  # the coarsest
-    assert [sensor_view.bucket_label(b) for b in (60, 900, 3600, 86400)] == [
+    assert [formatting.bucket_label(b) for b in (60, 900, 3600, 86400)] == [
         "1 min",
         "15 min",
         "1 h",

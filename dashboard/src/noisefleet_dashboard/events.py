@@ -34,14 +34,6 @@ def timeline_bucket_s(
     return BUCKETS_S[-1]
 
 
-def bucket_label(bucket_s: int) -> str:
-    if bucket_s % 86400 == 0:
-        return f"{bucket_s // 86400} d"
-    if bucket_s % 3600 == 0:
-        return f"{bucket_s // 3600} h"
-    return f"{bucket_s // 60} min"
-
-
 def hour_table(hour_counts: Iterable[HourCount]) -> list[dict[str, object]]:
     """One row per hour of day (0..23): the total and one column per label."""
     counts = list(hour_counts)

@@ -121,3 +121,12 @@ def limits_text(limits: Mapping[str, float]) -> str:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 1)
+
+
+def bucket_label(bucket_s: int) -> str:
+    """A bucket length in words: "5 min", "1 h", "1 d"."""
+    if bucket_s % 86400 == 0:
+        return f"{bucket_s // 86400} d"
+    if bucket_s % 3600 == 0:
+        return f"{bucket_s // 3600} h"
+    return f"{bucket_s // 60} min"

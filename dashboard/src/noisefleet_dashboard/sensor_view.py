@@ -44,14 +44,6 @@ def bucket_for(span: timedelta, max_points: int) -> int:
     return BUCKETS_S[-1]
 
 
-def bucket_label(bucket_s: int) -> str:
-    if bucket_s % 86400 == 0:
-        return f"{bucket_s // 86400} d"
-    if bucket_s % 3600 == 0:
-        return f"{bucket_s // 3600} h"
-    return f"{bucket_s // 60} min"
-
-
 def health_rows(points: Sequence[HealthPoint]) -> list[dict[str, object]]:
     """One chart row per bucket, columns as named in ``CHARTS``."""
     return [

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from noisefleet_dashboard import data, event_charts, events
+from noisefleet_dashboard import data, event_charts, events, formatting
 from noisefleet_dashboard.access import may_see, scope_of
 from noisefleet_dashboard.data_pages import EVENT_ROWS, PagesData
 from noisefleet_dashboard.event_queries import EventFilter
@@ -71,8 +71,10 @@ def page() -> None:
     if bucket is None:
         st.altair_chart(event_charts.event_timeline(rows), key="events_timeline")
     else:
-        st.caption(f"{total} events: counted per {events.bucket_label(bucket)}")
-        chart = event_charts.bucket_timeline(more.timeline(f, bucket), events.bucket_label(bucket))
+        st.caption(f"{total} events: counted per {formatting.bucket_label(bucket)}")
+        chart = event_charts.bucket_timeline(
+            more.timeline(f, bucket), formatting.bucket_label(bucket)
+        )
         st.altair_chart(chart, key="events_timeline")
     st.subheader(f"Per hour of day ({site.timezone})")
     hours = more.hours(f, site.timezone)

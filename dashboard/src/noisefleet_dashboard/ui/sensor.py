@@ -72,7 +72,7 @@ def _history(store: SensorData, site: str, sensor: str) -> None:
     bucket = sensor_view.bucket_for(span, store.cfg.dashboard.max_points)
     points = store.health(site, sensor, end - span, end, bucket)
     right.caption(
-        f"{len(points)} buckets of {sensor_view.bucket_label(bucket)} · "
+        f"{len(points)} buckets of {formatting.bucket_label(bucket)} · "
         f"{sum(p.heartbeats for p in points)} heartbeats · times in UTC"
     )
     if not points:
