@@ -79,6 +79,29 @@ def test_the_waveform_function_is_found_inside_the_wrapper(saved_model: Path) ->
         find_waveform_model(tf.Module())
 
 
+def test_a_blend_is_the_weighted_mean_of_the_dense_and_the_mapping_heads(
+    saved_model: Path,
+) -> None:
+    loaded = load_saved_model(saved_model)
+    rng = np.random.default_rng(2)
+    weights = rng.normal(size=(N_EMBED, 3)).astype(np.float32)
+    bias = rng.normal(size=3).astype(np.float32)
+    indices = ((0, 1), (2,))
+    windows = _windows()
+    outputs = {
+        head.kind: tflite_outputs(convert(loaded, WINDOW, head), windows)["probabilities"]
+        for head in (
+            Head("dense", weights=weights, bias=bias),
+            Head("mapping", indices),
+            Head("blend", indices, weights=weights, bias=bias, blend=0.25),
+        )
+    }
+    expected = 0.25 * outputs["dense"] + 0.75 * outputs["mapping"]
+    assert np.allclose(outputs["blend"], expected, atol=1e-5)
+    with pytest.raises(ConversionError, match=r"within 0\.\.1"):
+        Head("blend", indices, weights=weights, bias=bias, blend=1.5)
+
+
 def _windows() -> np.ndarray:
     return np.stack(list(parity_signals(FS, WINDOW).values()))
 
@@ -94,6 +117,13 @@ def test_base_and_heads_convert_with_parity(saved_model: Path, precision: str) -
             "dense",
             weights=rng.normal(size=(N_EMBED, 3)).astype(np.float32),
             bias=np.zeros(3, np.float32),
+        ),
+        Head(
+            "blend",
+            ((0, 1), (2,)),
+            weights=rng.normal(size=(N_EMBED, 3)).astype(np.float32),
+            bias=np.zeros(3, np.float32),
+            blend=0.7,
         ),
     ]
     tolerance = 1e-3 if precision == "float32" else 5e-2

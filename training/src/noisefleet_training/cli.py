@@ -112,13 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
     yamnet.add_argument("--precision", choices=("float32", "float16"), default="float32")
     yamnet.add_argument(
         "--head",
-        choices=("zero-shot", "logreg"),
+        choices=("zero-shot", "logreg", "blend"),
         default="zero-shot",
-        help="AudioSet scores mapped onto our labels, or a logistic regression on YAMNet "
-        "embeddings trained on the TRAIN split of --clips",
+        help="AudioSet scores mapped onto our labels, a logistic regression on YAMNet "
+        "embeddings trained on the TRAIN split of --clips, or both blended with the weight, "
+        "aggregation and unknown threshold chosen by cross-validation on that TRAIN split",
     )
     yamnet.add_argument(
-        "--clips", type=Path, help="real clips for --head logreg (default CACHE/real-clips)"
+        "--clips",
+        type=Path,
+        help="real clips for --head logreg/blend (default CACHE/real-clips)",
     )
 
     clips = commands.add_parser("real-clips", help="recorded clips from Debian packages, split")
@@ -285,7 +288,11 @@ def run_evaluate_events(args: argparse.Namespace) -> int:
 
 def run_yamnet(args: argparse.Namespace) -> int:
     from noisefleet_training.realclips.build import RealClipsError  # noqa: PLC0415
-    from noisefleet_training.yamnet.command import build_yamnet, logreg_spec_factory  # noqa: PLC0415
+    from noisefleet_training.yamnet.command import (  # noqa: PLC0415
+        blend_spec_factory,
+        build_yamnet,
+        logreg_spec_factory,
+    )
     from noisefleet_training.yamnet.convert import ConversionError  # noqa: PLC0415
     from noisefleet_training.yamnet.fetch import FetchError  # noqa: PLC0415
     from noisefleet_training.yamnet.mapping import MappingError  # noqa: PLC0415
@@ -293,6 +300,8 @@ def run_yamnet(args: argparse.Namespace) -> int:
     factory = None
     if args.head == "logreg":
         factory = logreg_spec_factory(args.clips or args.cache / "real-clips", args.cache)
+    elif args.head == "blend":
+        factory = blend_spec_factory(args.clips or args.cache / "real-clips", args.cache)
     try:
         report = build_yamnet(args.out, args.cache, args.precision, factory)
     except (ConversionError, FetchError, MappingError, RealClipsError) as error:

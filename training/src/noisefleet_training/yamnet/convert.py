@@ -42,34 +42,51 @@ class Head:
     """What the converted model outputs.
 
     ``kind``: ``base`` (scores and embeddings, two outputs), ``mapping`` (zero-shot: each class's
-    max over its score indices, then ``ambient`` = 1 - the best, divided by the sum) or
-    ``dense`` (softmax(embeddings @ weights + bias))."""
+    max over its score indices, then ``ambient`` = 1 - the best, divided by the sum), ``dense``
+    (softmax(embeddings @ weights + bias)) or ``blend`` (``blend`` x dense + (1 - ``blend``) x
+    mapping: the trained head where it has data, the zero-shot mapping for classes it has none
+    for; both sum to 1, so the blend does too)."""
 
     kind: str
     class_indices: tuple[tuple[int, ...], ...] = ()
     weights: npt.NDArray[np.float32] | None = field(default=None, compare=False)
     bias: npt.NDArray[np.float32] | None = field(default=None, compare=False)
+    blend: float = 1.0
+    """Weight of the dense part in a ``blend`` head (0..1)."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.blend <= 1.0:
+            raise ConversionError(f"a blend weight must be within 0..1, got {self.blend}")
+
+    def _mapping(self, scores: tf.Tensor) -> tf.Tensor:
+        columns = [
+            tf.reduce_max(tf.gather(scores, list(idx), axis=1), axis=1, keepdims=True)
+            for idx in self.class_indices
+        ]
+        classes = tf.concat(columns, axis=1)
+        ambient = tf.clip_by_value(1.0 - tf.reduce_max(classes, axis=1, keepdims=True), 0.0, 1.0)
+        full = tf.concat([classes, ambient], axis=1)
+        total = tf.maximum(tf.reduce_sum(full, axis=1, keepdims=True), 1e-12)
+        return full / total
+
+    def _dense(self, embeddings: tf.Tensor) -> tf.Tensor:
+        if self.weights is None or self.bias is None:
+            raise ConversionError(f"a {self.kind} head needs weights and a bias")
+        logits = tf.matmul(embeddings, tf.constant(self.weights)) + tf.constant(self.bias)
+        return tf.nn.softmax(logits, axis=1)
 
     def apply(self, scores: tf.Tensor, embeddings: tf.Tensor) -> dict[str, tf.Tensor]:
         if self.kind == "base":
             return {SCORES: scores, EMBEDDINGS: embeddings}
         if self.kind == "mapping":
-            columns = [
-                tf.reduce_max(tf.gather(scores, list(idx), axis=1), axis=1, keepdims=True)
-                for idx in self.class_indices
-            ]
-            classes = tf.concat(columns, axis=1)
-            ambient = tf.clip_by_value(
-                1.0 - tf.reduce_max(classes, axis=1, keepdims=True), 0.0, 1.0
-            )
-            full = tf.concat([classes, ambient], axis=1)
-            total = tf.maximum(tf.reduce_sum(full, axis=1, keepdims=True), 1e-12)
-            return {PROBABILITIES: full / total}
+            return {PROBABILITIES: self._mapping(scores)}
         if self.kind == "dense":
-            if self.weights is None or self.bias is None:
-                raise ConversionError("a dense head needs weights and a bias")
-            logits = tf.matmul(embeddings, tf.constant(self.weights)) + tf.constant(self.bias)
-            return {PROBABILITIES: tf.nn.softmax(logits, axis=1)}
+            return {PROBABILITIES: self._dense(embeddings)}
+        if self.kind == "blend":
+            mixed = self.blend * self._dense(embeddings) + (1.0 - self.blend) * self._mapping(
+                scores
+            )
+            return {PROBABILITIES: mixed}
         raise ConversionError(f"unknown head {self.kind!r}")
 
 

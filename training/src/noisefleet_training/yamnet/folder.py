@@ -59,6 +59,7 @@ def write_yamnet_folder(
     report: dict[str, Any],
     card: str,
     unknown_threshold: float = 0.5,
+    aggregation: str = "mean",
 ) -> ModelManifest:
     """Write the folder (see the module docstring); ``provenance`` has ``wheel``, ``sha256`` and
     ``precision``."""
@@ -71,6 +72,7 @@ def write_yamnet_folder(
         input_quantization=None,
         output_quantization=None,
         unknown_threshold=unknown_threshold,
+        aggregation=aggregation,
         non_event_labels=non_event_labels,
         waveform_params=params,
     )

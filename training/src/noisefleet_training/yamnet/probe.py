@@ -87,9 +87,10 @@ def _mix(
 
 
 def training_windows(
-    clips_dir: Path, base: YamnetBase
+    clips_dir: Path, base: YamnetBase, mix: bool = True
 ) -> tuple[npt.NDArray[np.float64], list[str], list[str], dict[str, Any]]:
-    """Steps 1-3: embeddings, labels and recording families of the TRAIN windows."""
+    """Steps 1-3: embeddings, labels and recording families of the TRAIN windows (without the
+    mixed copies when ``mix`` is false)."""
     fs = base.params.sample_rate_hz
     rng = np.random.default_rng(SEED)
     train = [c for c in load_real_clips(clips_dir) if c.split == "train"]
@@ -98,7 +99,7 @@ def training_windows(
     for clip in train:
         x = clip_signal(clip.file, fs)
         signals.append((x, clip.label, clip.family))
-        if clip.label != "ambient" and beds:
+        if mix and clip.label != "ambient" and beds:
             bed = beds[int(rng.integers(len(beds)))]
             signals.append((_mix(x, bed, float(rng.uniform(*MIX_SNR_DB))), clip.label, clip.family))
     open_set = open_set_signals(fs, OPEN_SET_TRAIN_SEED, TRAIN_SPEECH)
@@ -124,6 +125,46 @@ def training_windows(
 def _fit(x: npt.NDArray[np.float64], y: npt.NDArray[np.int64], c: float) -> LogisticRegression:
     model = LogisticRegression(C=c, class_weight="balanced", max_iter=5000)
     return model.fit(x, y)
+
+
+def fit_dense(
+    embeddings: npt.NDArray[np.float64],
+    labels: list[str],
+    all_labels: tuple[str, ...],
+    c: float,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """Logistic regression (balanced classes) on standardised embeddings, the standardisation
+    folded in: (weights [1024, len(all_labels)], bias) of ``softmax(e @ weights + bias)``;
+    labels without windows get zero weights and ``ABSENT_BIAS``."""
+    present = sorted(set(labels), key=all_labels.index)
+    y = np.array([present.index(label) for label in labels])
+    mean = embeddings.mean(axis=0)
+    std = embeddings.std(axis=0) + 1e-6
+    model = _fit((embeddings - mean) / std, y, c)
+    coef = np.asarray(model.coef_, dtype=np.float64)
+    intercept = np.asarray(model.intercept_, dtype=np.float64)
+    if coef.shape[0] == 1:  # binary: sklearn keeps one row; softmax needs both
+        coef = np.vstack([-coef / 2, coef / 2])
+        intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
+    weights = np.zeros((embeddings.shape[1], len(all_labels)), dtype=np.float64)
+    bias = np.full(len(all_labels), ABSENT_BIAS, dtype=np.float64)
+    for row, k in enumerate(model.classes_.astype(int)):
+        column = all_labels.index(present[k])
+        weights[:, column] = coef[row] / std
+        bias[column] = intercept[row] - float(np.sum(coef[row] * mean / std))
+    return weights.astype(np.float32), bias.astype(np.float32)
+
+
+def dense_probabilities(
+    embeddings: npt.NDArray[np.float64],
+    weights: npt.NDArray[np.float32],
+    bias: npt.NDArray[np.float32],
+) -> npt.NDArray[np.float64]:
+    """What a ``Head("dense")`` computes, in numpy: softmax(embeddings @ weights + bias)."""
+    logits = np.asarray(embeddings, np.float64) @ weights.astype(np.float64) + bias
+    logits -= logits.max(axis=1, keepdims=True)
+    e = np.exp(logits)
+    return np.asarray(e / e.sum(axis=1, keepdims=True), dtype=np.float64)
 
 
 def fit_probe(
@@ -152,25 +193,14 @@ def fit_probe(
             scores.append(float(np.mean(per_class)))
         cv[str(c)] = float(np.mean(scores))
     best_c = float(max(cv, key=lambda k: cv[k]))
-    model = _fit(z, y, best_c)
-    coef = np.asarray(model.coef_, dtype=np.float64)
-    intercept = np.asarray(model.intercept_, dtype=np.float64)
-    if coef.shape[0] == 1:  # binary: sklearn keeps one row; softmax needs both
-        coef = np.vstack([-coef / 2, coef / 2])
-        intercept = np.array([-intercept[0] / 2, intercept[0] / 2])
-    weights = np.zeros((embeddings.shape[1], len(all_labels)), dtype=np.float64)
-    bias = np.full(len(all_labels), ABSENT_BIAS, dtype=np.float64)
-    for row, k in enumerate(model.classes_.astype(int)):
-        column = all_labels.index(present[k])
-        weights[:, column] = coef[row] / std
-        bias[column] = intercept[row] - float(np.sum(coef[row] * mean / std))
+    weights, bias = fit_dense(embeddings, labels, all_labels, best_c)
     report = {
         "C": best_c,
         "cv_balanced_window_accuracy_by_C": cv,
         "cv": f"GroupKFold({splits}) over recording families of the TRAIN split",
         "classes_without_training_data": [label for label in all_labels if label not in present],
     }
-    return weights.astype(np.float32), bias.astype(np.float32), report
+    return weights, bias, report
 
 
 def logreg_head(
