@@ -90,8 +90,28 @@ def test_out_of_fold_clips_never_score_a_clip_with_its_own_family() -> None:
     out = out_of_fold_clips(np.concatenate(embeddings), labels, families, clips, LABELS, 1.0)
     assert sorted(c.label for c in out) == ["dog_bark", "dog_bark", "siren"]
     siren = next(c for c in out if c.label == "siren")
+    assert not siren.seen
+    assert all(c.seen for c in out if c.label == "dog_bark")
     # family c held the only siren windows: its fold's probe has no siren class at all
     assert siren.trained[:, LABELS.index("siren")].max() < 1e-9
     dog = [c for c in out if c.label == "dog_bark"]
     # the other dog family trains the dog class, so dog clips still come out dog
     assert all(c.trained[:, 0].mean() > 0.5 for c in dog)
+
+
+def test_clips_of_a_class_the_fold_never_saw_do_not_count() -> None:
+    dog = _clip("dog_bark", [[0.9, 0.05, 0.05]], [[0.2, 0.1, 0.7]])
+    # an unseen siren clip that only the zero-shot part gets right
+    siren = CvClip("siren", np.array([[0.0, 0.0, 1.0]]), np.array([[0.0, 0.9, 0.1]]), seen=False)
+    rule, table = select_rule(
+        [dog, siren],
+        LABELS,
+        NON_EVENT,
+        blends=(0.0, 1.0),
+        aggregations=("mean",),
+        thresholds=(0.5,),
+    )
+    # counted, the siren would make blend 0 score 0.5 (dog lost, siren right) like blend 1
+    # (dog right, siren lost); left out, blend 1 gets the dog: 1.0 against 0.0
+    assert table == {"0/mean/0.5": 0.0, "1/mean/0.5": 1.0}
+    assert rule.blend == 1.0

@@ -15,7 +15,10 @@ Steps of ``blend_head``:
    each fold (``probe.fit_dense``) scores the clips of the families it left out; generated
    open-set signals always stay in training;
 4. ``decision.select_rule`` picks the blend weight, aggregation and ``unknown`` threshold on
-   those out-of-fold clips; the C with the best balanced clip accuracy wins (ties: smaller C);
+   those out-of-fold clips, leaving out clips whose class the fold never saw (jackhammer and
+   drilling have one TRAIN family each: held out, the probe cannot know them, while the final
+   probe does; counting them pushed the first version of this head to weight 0.3); the C
+   with the best balanced clip accuracy wins (ties: smaller C);
 5. the probe refitted on all TRAIN windows with that C becomes ``Head("blend")``; the rule's
    aggregation and threshold go into ``model.json``. The TEST split is never read.
 """
@@ -57,6 +60,7 @@ def out_of_fold_clips(
     clips: list[tuple[str, str, npt.NDArray[np.float64], npt.NDArray[np.float64]]],
     all_labels: tuple[str, ...],
     c: float,
+    non_event_labels: tuple[str, ...] = (AMBIENT_LABEL,),
 ) -> list[CvClip]:
     """Step 3 for one C. ``clips``: (label, family, embeddings, zero-shot probabilities) of each
     TRAIN clip; a window family that no clip has (generated signals) is always trained on."""
@@ -73,12 +77,13 @@ def out_of_fold_clips(
     out: list[CvClip] = []
     for k in range(folds):
         keep = window_fold != k
-        weights, bias = fit_dense(
-            embeddings[keep], [lab for lab, m in zip(labels, keep, strict=True) if m], all_labels, c
-        )
+        fold_labels = [lab for lab, m in zip(labels, keep, strict=True) if m]
+        weights, bias = fit_dense(embeddings[keep], fold_labels, all_labels, c)
+        trained = set(fold_labels) | set(non_event_labels)
         for label, family, emb, zero_shot in clips:
             if fold_of[family] == k:
-                out.append(CvClip(label, dense_probabilities(emb, weights, bias), zero_shot))
+                probs = dense_probabilities(emb, weights, bias)
+                out.append(CvClip(label, probs, zero_shot, seen=label in trained))
     return out
 
 

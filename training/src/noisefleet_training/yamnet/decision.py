@@ -5,7 +5,8 @@ A rule is the blend weight of the trained head against the zero-shot mapping
 ``aggregate.decide``) and the ``unknown`` threshold. Steps of ``select_rule``:
 1. for every candidate rule, decide each cross-validated clip with the edge's own ``decide``
    (a clip of ``ambient`` must come out ``unknown``);
-2. score the rule by balanced clip accuracy: the mean over expected labels of the share of clips
+2. score the rule, on the clips whose label the fold's head was trained on (``CvClip.seen``),
+   by balanced clip accuracy: the mean over expected labels of the share of clips
    decided right, so 38 music clips weigh as much as one drill and rejecting background counts
    as one class;
 3. keep the best; ties go to the higher threshold (fewer false alarms), then ``mean`` (steadier
@@ -42,6 +43,10 @@ class CvClip:
     """(windows, labels) probabilities of the head trained without the clip's fold."""
     zero_shot: FloatArray
     """(windows, labels) probabilities of the zero-shot mapping."""
+    seen: bool = True
+    """Whether the fold's head had training windows of this clip's label (always true for a
+    non-event label). A class with one recording family has none once that family is held out,
+    a handicap the final head, trained on every family, does not have."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +114,7 @@ def select_rule(
 ) -> tuple[DecisionRule, dict[str, float]]:
     """Steps 1-3 of the module docstring: the best rule and every rule's balanced accuracy
     (keyed ``blend/aggregation/threshold``)."""
+    clips = [c for c in clips if c.seen]
     if not clips:
         raise ValueError("no cross-validated clips to choose a decision rule on")
     expected = [expected_label(c.label, non_event_labels) for c in clips]
