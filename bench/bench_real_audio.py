@@ -3,6 +3,7 @@
 Usage (after ``noisefleet-train real-clips`` and the model folders are built):
     python bench/bench_real_audio.py --model default=edge/src/noisefleet_edge/models/default \
         --model yamnet-zero-shot=DIR --model yamnet-logreg=DIR [--markdown OUT.md --json OUT.json]
+        [--detector merge_gap_s=2.0 --detector default_onset_threshold=0.3 ...]
 
 Every model goes through the edge's own classifier and sensor pipeline. For each it measures:
 1. clip accuracy on the TEST split's event clips (soft voting; ``unknown`` counts as wrong),
@@ -10,9 +11,9 @@ Every model goes through the edge's own classifier and sensor pipeline. For each
    and how many TEST ``ambient`` clips and generated open-set signals (tones, a sweep, noise,
    silence, espeak-ng speech with voices and sentences the logreg head never heard) are
    rejected (``unknown``);
-2. event-based and segment-based F1 of the edge pipeline (default detector settings, dB SPL =
-   dBFS + 90) on soundscapes built from TEST clips over TEST backgrounds
-   (``realclips.soundscapes``);
+2. event-based and segment-based F1 of the edge pipeline (default detector settings unless
+   ``--detector KEY=VALUE`` overrides some, for every model; dB SPL = dBFS + 90) on
+   soundscapes built from TEST clips over TEST backgrounds (``realclips.soundscapes``);
 3. ms per window (preprocessing + inference, one thread, median), the peak RSS of a process that
    loads the model and classifies 20 windows, and the model file's size.
 The TEST split is never used to train or tune anything.
@@ -41,6 +42,7 @@ from noisefleet_training.realclips.build import load_real_clips
 from noisefleet_training.realclips.soundscapes import write_real_soundscapes
 from noisefleet_training.sed.files import load_evaluation_set
 from noisefleet_training.sed.metrics import evaluate_detections
+from noisefleet_training.sed.overrides import apply_overrides, parse_overrides
 from noisefleet_training.sed.run import run_pipeline
 from noisefleet_training.yamnet.fetch import default_cache_dir
 
@@ -92,10 +94,13 @@ def clip_figures(classifier: SoundClassifier, clips_dir: Path) -> dict[str, Any]
     }
 
 
-def event_figures(classifier: SoundClassifier, soundscapes: Path) -> dict[str, Any]:
+def event_figures(
+    classifier: SoundClassifier, soundscapes: Path, overrides: dict[str, float | int]
+) -> dict[str, Any]:
     evaluation = load_evaluation_set(soundscapes)
-    settings = DetectorSettings(
-        classifier.labels, non_event_labels=classifier.manifest.non_event_labels
+    settings = apply_overrides(
+        DetectorSettings(classifier.labels, non_event_labels=classifier.manifest.non_event_labels),
+        overrides,
     )
     runs = {
         r.name: run_pipeline(r.audio_path, classifier, settings, CALIBRATION_OFFSET_DB)
@@ -115,6 +120,8 @@ def event_figures(classifier: SoundClassifier, soundscapes: Path) -> dict[str, A
         "segment_f1_micro": metrics["segment_based"]["f1"],
         "segment_f1_macro": metrics["segment_based"]["macro_f1"],
         "label_agnostic_event_f1": metrics["label_agnostic"]["event_based"]["f1"],
+        "label_agnostic_segment_f1": metrics["label_agnostic"]["segment_based"]["f1"],
+        "detector_overrides": overrides,
         "metrics": metrics,
     }
 
@@ -185,7 +192,15 @@ def main() -> None:
     parser.add_argument("--markdown", type=Path)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--soundscapes", type=int, default=6)
+    parser.add_argument(
+        "--detector",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="detector setting for every model (sed.overrides.OVERRIDABLE)",
+    )
     args = parser.parse_args()
+    overrides = parse_overrides(args.detector)
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         scapes = Path(tmp) / "soundscapes"
@@ -196,7 +211,7 @@ def main() -> None:
             results[name] = {
                 "model": classifier.manifest.name,
                 "clips": clip_figures(classifier, args.clips),
-                "events": event_figures(classifier, scapes),
+                "events": event_figures(classifier, scapes, overrides),
                 "cost": cost_figures(Path(folder), classifier),
             }
             print(f"{name}: done", file=sys.stderr)
