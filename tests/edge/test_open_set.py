@@ -8,7 +8,6 @@ real clips are already cached (unit tests never download), which also must repor
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -65,9 +64,12 @@ def test_speech_is_tested_where_espeak_ng_is_installed() -> None:
         pytest.skip("espeak-ng is not installed (apt-get install espeak-ng)")
 
 
-@pytest.fixture(scope="module")
-def yamnet_logreg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoundClassifier]:
-    from noisefleet_training.yamnet.command import build_yamnet, logreg_spec_factory
+def _yamnet_model(tmp_path_factory: pytest.TempPathFactory, head: str) -> SoundClassifier:
+    from noisefleet_training.yamnet.command import (
+        blend_spec_factory,
+        build_yamnet,
+        logreg_spec_factory,
+    )
     from noisefleet_training.yamnet.fetch import WHEEL_FILE, default_cache_dir
 
     cache = default_cache_dir()
@@ -75,9 +77,28 @@ def yamnet_logreg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SoundCla
     wheel = cache / "wheels" / WHEEL_FILE
     if not (wheel.is_file() and clips.is_file()) or os.environ.get("NOISEFLEET_NO_YAMNET"):
         pytest.skip("run noisefleet-train yamnet and real-clips once to cache their inputs")
-    out = tmp_path_factory.mktemp("yamnet") / "logreg"
-    build_yamnet(out, cache, spec_factory=logreg_spec_factory(clips.parent, cache))
+    factory = {"logreg": logreg_spec_factory, "blend": blend_spec_factory}[head]
+    out = tmp_path_factory.mktemp("yamnet") / head
+    build_yamnet(out, cache, spec_factory=factory(clips.parent, cache))
     return SoundClassifier(out)
+
+
+@pytest.fixture(scope="module")
+def yamnet_logreg(tmp_path_factory: pytest.TempPathFactory) -> SoundClassifier:
+    return _yamnet_model(tmp_path_factory, "logreg")
+
+
+@pytest.fixture(scope="module")
+def yamnet_blend(tmp_path_factory: pytest.TempPathFactory) -> SoundClassifier:
+    return _yamnet_model(tmp_path_factory, "blend")
+
+
+@pytest.mark.slow
+def test_yamnet_blend_names_no_tone_speech_or_silence(
+    yamnet_blend: SoundClassifier, tmp_path: Path
+) -> None:
+    # its unknown threshold and aggregation come from TRAIN CV (model.json), not the defaults
+    _check_open_set(yamnet_blend, tmp_path)
 
 
 @pytest.mark.slow
