@@ -1,7 +1,7 @@
 """The ``blend`` head: a linear probe on YAMNet embeddings blended with the zero-shot mapping, and
 its clip decision rule, all chosen by cross-validation on the TRAIN split.
 
-Why (measured on the TRAIN split, ``docs/real-audio-results.md``): the probe alone rejects few
+Why (cross-validated on the TRAIN split, ``docs/real-sounds.md``): the probe alone rejects few
 background clips and knows nothing of classes without training clips (children_playing,
 car_horn) or with a single one (jackhammer, drilling: held out, nothing of them is left); the
 zero-shot mapping misses game sound effects. Blended they beat both.
@@ -17,8 +17,8 @@ Steps of ``blend_head``:
 4. ``decision.select_rule`` picks the blend weight, aggregation and ``unknown`` threshold on
    those out-of-fold clips, leaving out clips whose class the fold never saw (jackhammer and
    drilling have one TRAIN family each: held out, the probe cannot know them, while the final
-   probe does; counting them pushed the first version of this head to weight 0.3); the C
-   with the best balanced clip accuracy wins (ties: smaller C);
+   probe does: counting them would favour the zero-shot part for a reason the final head
+   does not have); the C with the best balanced clip accuracy wins (ties: smaller C);
 5. the probe refitted on all TRAIN windows with that C becomes ``Head("blend")``; the rule's
    aggregation and threshold go into ``model.json``. The TEST split is never read.
 """
