@@ -317,3 +317,25 @@ def test_the_broker_runs_the_production_config_on_those_secrets(
             assert answer[:1] != b"\x20"  # never a CONNACK
     finally:
         broker.stop()
+
+
+@pytest.mark.parametrize(
+    "unit",
+    ["deploy/server/noisefleet-server@.service", "deploy/dashboard/noisefleet-dashboard.service",
+     "deploy/edge/noisefleet-edge.service"],
+)  # fmt: skip
+def test_the_systemd_units_start_real_commands(unit: str) -> None:
+    """Every ExecStart/ExecStartPre is a console script with arguments it accepts."""
+    text = (REPO / unit).read_text()
+    commands = re.findall(r"^ExecStart(?:Pre)?=(\S+)(.*)$", text, re.MULTILINE)
+    assert commands, unit
+    scripts = set().union(*(console_scripts(p) for p in PACKAGES))
+    for binary, arguments in commands:
+        name = Path(binary).name
+        assert name in scripts, (unit, binary)
+        result = subprocess.run(
+            [str(REPO / ".venv" / "bin" / name), *arguments.split(), "--help"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert result.returncode == 0, (unit, arguments, result.stderr)
+        assert result.stdout.startswith("usage: "), (unit, arguments)
