@@ -11,7 +11,8 @@ Steps:
    canonical form (sorted keys, 2-space indent, newline). A data message names its site and
    sensor; a command does not (the topic is its address), so commands are decoded on the topic
    of ``COMMAND_SITE``/``COMMAND_SENSOR``. An example that no longer decodes stops the script
-   with the contract error: fix it by hand.
+   with the contract error: fix it by hand;
+3. render ``docs/contract.md`` (the reference page) from the schemas and the examples.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 
 from noisefleet_core.contract.commands import decode_command, encode_command
 from noisefleet_core.contract.messages import decode, encode
+from noisefleet_core.contract.reference import render_reference
 from noisefleet_core.contract.schema import schema_files
 from noisefleet_core.contract.topics import COMMAND_KINDS, topic
 
@@ -53,6 +55,10 @@ def main() -> int:
     for path in sorted((HERE / "examples").glob("*.json")):
         path.write_bytes(canonical_example(path))
         print(f"canonicalised {path}")
+    reference = HERE.parent / "docs" / "contract.md"
+    examples = {p.stem: p.read_bytes() for p in (HERE / "examples").glob("*.json")}
+    reference.write_text(render_reference(schema_files(), examples), encoding="utf-8")
+    print(f"wrote {reference}")
     return 0
 
 

@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libportaudio2 mosquitto gcc libc6-dev chromium fonts-noto-color-emoji)
+APT_PACKAGES=(libportaudio2 mosquitto gcc libc6-dev chromium fonts-noto-color-emoji docker-compose)
 # gcc: the MCU firmware tests; chromium: the dashboard's browser tests (Playwright drives it,
-# never `playwright install`); the emoji font: the state marks (🟢, ❌) in their screenshots
+# never `playwright install`); the emoji font: the state marks (🟢, ❌) in their screenshots;
+# docker-compose: `docker-compose config` validates docker-compose.yml (no Docker engine needed)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

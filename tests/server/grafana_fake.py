@@ -6,6 +6,7 @@ request until released (a slow server)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import threading
@@ -25,6 +26,8 @@ class Request:
 @dataclass
 class FakeGrafana:
     token: str
+    basic: str | None = None
+    """Also accepted: ``Basic <base64 of basic>`` (user:password)."""
     mode: str = "ok"
     """ok, 401, 403, notjson or slow."""
     datasources: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -33,6 +36,12 @@ class FakeGrafana:
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     release: threading.Event = field(default_factory=threading.Event)
+
+    def accepted(self) -> set[str]:
+        allowed = {f"Bearer {self.token}"}
+        if self.basic is not None:
+            allowed.add("Basic " + base64.b64encode(self.basic.encode()).decode())
+        return allowed
 
     def writes(self) -> list[Request]:
         return [r for r in self.requests if r.method != "GET"]
@@ -143,7 +152,7 @@ def serve(fake: FakeGrafana) -> tuple[ThreadingHTTPServer, str]:
                 return
             if fake.mode in ("401", "403"):
                 status, answer = int(fake.mode), {"message": "Forbidden"}
-            elif self.headers.get("Authorization") != f"Bearer {fake.token}":
+            elif self.headers.get("Authorization") not in fake.accepted():
                 status, answer = 401, {"message": "Unauthorized"}
             else:
                 status, answer = fake.handle(self.command, self.path, body)

@@ -5,6 +5,7 @@ after expanding the datasource's macros."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterator
@@ -137,6 +138,35 @@ def test_token_from_the_environment(
     assert provision(url, tmp_path) == 0
     assert {r.authorization for r in fake.requests} == {f"Bearer {TOKEN}"}
     assert TOKEN not in capsys.readouterr().out
+
+
+def test_basic_auth_from_a_file_instead_of_a_token(
+    grafana: tuple[FakeGrafana, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The compose stack's first run: Grafana's admin user, before any service account."""
+    fake, url = grafana
+    fake.basic = "admin:adm-secret-789"
+    credentials = tmp_path / "grafana-admin"
+    credentials.write_text("admin:adm-secret-789\n")
+    assert provision(url, tmp_path, "--basic-auth-file", str(credentials)) == 0
+    expected = "Basic " + base64.b64encode(b"admin:adm-secret-789").decode()
+    assert {r.authorization for r in fake.requests} == {expected}
+    assert set(fake.dashboards) == {d.uid for d in load_dashboards()}
+    capsys.readouterr()
+    # A wrong password is one line without the password; a malformed file or two
+    # credentials at once are refused before any request.
+    credentials.write_text("admin:wrong-password-1\n")
+    assert provision(url, tmp_path, "--basic-auth-file", str(credentials)) == 1
+    err = capsys.readouterr().err.strip()
+    assert "401 unauthorized" in err
+    assert "wrong-password-1" not in err
+    before = len(fake.requests)
+    credentials.write_text("just-a-password\n")
+    assert provision(url, tmp_path, "--basic-auth-file", str(credentials)) == 1
+    assert "expected USER:PASSWORD" in capsys.readouterr().err
+    assert provision(url, tmp_path, "--basic-auth-file", str(credentials), "--token", TOKEN) == 1
+    assert "not both" in capsys.readouterr().err
+    assert len(fake.requests) == before
 
 
 @pytest.mark.parametrize(

@@ -468,7 +468,7 @@ def test_the_production_config_runs_with_tls_and_the_deploy_users(
         "/etc/mosquitto/passwd": str(files / "passwd"),
         "/etc/mosquitto/acl": str(files / "acl"),
         "/var/lib/mosquitto/": f"{probe.workdir}/",
-        "log_dest syslog": f"log_dest file {probe.log_path}\nuser root",
+        "log_dest stderr": f"log_dest file {probe.log_path}\nuser root",
     }
     for old, new in swaps.items():
         assert old in text, old

@@ -37,6 +37,12 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--token", help=f"service account token (or --token-file, or {TOKEN_ENV})")
     p.add_argument("--token-file", type=Path, help="file holding the token")
     p.add_argument(
+        "--basic-auth-file",
+        type=Path,
+        help="instead of a token: a file holding USER:PASSWORD of a Grafana admin (e.g. the "
+        "compose stack's first run, before any service account exists)",
+    )
+    p.add_argument(
         "--datasource-url",
         help="postgresql://user@host:port/db?sslmode=… Grafana connects with (no password; "
         f"or {DATASOURCE_URL_ENV}; default: the server's database.url)",
@@ -74,14 +80,27 @@ def _read_secret(option: str, path: Path) -> str:
     return text
 
 
-def _token(args: argparse.Namespace, env: Mapping[str, str]) -> str:
+def _token(args: argparse.Namespace, env: Mapping[str, str]) -> str | tuple[str, str]:
+    """The bearer token, or (user, password) for basic authentication."""
+    given = [name for name in ("token", "token_file", "basic_auth_file") if getattr(args, name)]
+    if len(given) > 1:
+        options = " and ".join("--" + name.replace("_", "-") for name in given)
+        raise ServerError(f"grafana provision: give one of {options}, not both")
+    if args.basic_auth_file:
+        text = _read_secret("--basic-auth-file", args.basic_auth_file)
+        user, sep, password = text.partition(":")
+        if not sep or not user or not password:
+            raise ServerError(f"--basic-auth-file: {args.basic_auth_file}: expected USER:PASSWORD")
+        return user, password
     if args.token:
         return str(args.token)
     if args.token_file:
         return _read_secret("--token-file", args.token_file)
     if env.get(TOKEN_ENV):
         return env[TOKEN_ENV]
-    raise ServerError(f"grafana provision: no token: give --token, --token-file or {TOKEN_ENV}")
+    raise ServerError(
+        f"grafana provision: no token: give --token, --token-file, --basic-auth-file or {TOKEN_ENV}"
+    )
 
 
 def _url(args: argparse.Namespace, env: Mapping[str, str]) -> str:
@@ -142,8 +161,9 @@ def run(
         rotate_password=args.rotate_password,
     )
     api = connect(url, token, args.timeout_s)
+    secret = token if isinstance(token, str) else token[1]  # kept out of every error line
     outcomes = provision(
-        api, plan, url=url, token=token, timeout_s=args.timeout_s, dry_run=args.dry_run
+        api, plan, url=url, token=secret, timeout_s=args.timeout_s, dry_run=args.dry_run
     )
     for outcome in outcomes:
         print(outcome.line())

@@ -59,9 +59,10 @@ class Outcome:
         return f"{self.kind} {self.uid} ({self.title}): {self.action}"
 
 
-def connect(url: str, token: str, timeout_s: float) -> Any:
-    """A client for ``url`` with a bearer token (no I/O yet). ``Any``: grafana-client's
-    methods are unannotated, so its answers are checked here instead (``_object``)."""
+def connect(url: str, token: str | tuple[str, str], timeout_s: float) -> Any:
+    """A client for ``url`` with a bearer token or (user, password) (no I/O yet). ``Any``:
+    grafana-client's methods are unannotated, so its answers are checked here instead
+    (``_object``)."""
     api: Any = GrafanaApi.from_url(url, credential=token, timeout=timeout_s)
     return api
 
