@@ -6,10 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libportaudio2 mosquitto gcc libc6-dev chromium fonts-noto-color-emoji docker-compose)
+APT_PACKAGES=(libportaudio2 mosquitto gcc libc6-dev chromium fonts-noto-color-emoji docker-compose espeak-ng)
 # gcc: the MCU firmware tests; chromium: the dashboard's browser tests (Playwright drives it,
 # never `playwright install`); the emoji font: the state marks (🟢, ❌) in their screenshots;
-# docker-compose: `docker-compose config` validates docker-compose.yml (no Docker engine needed)
+# docker-compose: `docker-compose config` validates docker-compose.yml (no Docker engine needed);
+# espeak-ng: the speech signals of the open-set tests and of the real-audio evaluation
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
