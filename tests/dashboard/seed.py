@@ -2,7 +2,9 @@
 
 - site ``tower`` (Europe/Berlin, limits day 55 / evening 50 / night 45, on the map): sensor
   ``roof`` with 30 min of 1-s records from ``t0``, the first 15 min at 50 dB and the next 15
-  at 60 dB (energy mean 57.40 dB), a heartbeat (outbox 3, model urban-sed-int8, calibrated
+  at 60 dB (energy mean 57.40 dB; energy shares: the quiet minutes all background, the loud
+  ones 80 % traffic, so traffic is 72.7 % of the energy), a heartbeat (outbox 3, model
+  urban-sed-int8, calibrated
   2026-10-02) and one firing alert;
 - site ``depot`` (UTC, limit day 65): sensor ``gate`` with 10 min at 70 dB from ``t0``;
 - sensor ``x1`` of the unregistered site ``annex``: pending;
@@ -29,6 +31,9 @@ from tests.server.helpers import envelope, level_record, levels_payload
 
 PASSWORD = "correct horse battery"
 TOWER_LAEQ = 10 * math.log10((10**5.0 + 10**6.0) / 2)
+TOWER_SHARES = {50.0: {"background": 1.0}, 60.0: {"traffic": 0.8, "background": 0.2}}
+TOWER_TRAFFIC_SHARE = 0.8 * 10**6.0 / (10**5.0 + 10**6.0)
+"""Traffic's share of the tower's energy: 0.8 of the loud quarter hour, which holds 10/11."""
 
 
 @dataclass(frozen=True)
@@ -39,11 +44,21 @@ class Fleet:
     """When the last message was sent (the fleet's "now")."""
 
 
-def _minutes(site: str, sensor: str, t0: datetime, levels: list[float]) -> list[tuple[str, bytes]]:
+def _minutes(
+    site: str,
+    sensor: str,
+    t0: datetime,
+    levels: list[float],
+    shares: dict[float, dict[str, float]] | None = None,
+) -> list[tuple[str, bytes]]:
+    """One levels message per minute of 1-s records; ``shares``: energy shares per level."""
     messages = []
     for minute, level in enumerate(levels):
         start = t0 + timedelta(minutes=minute)
-        records = [level_record(start + timedelta(seconds=k), level) for k in range(60)]
+        share = (shares or {}).get(level)
+        records = [
+            level_record(start + timedelta(seconds=k), level, shares=share) for k in range(60)
+        ]
         sent = start + timedelta(seconds=60)
         messages.append(levels_payload(site, sensor, minute + 1, records, sent_at=sent))
     return messages
@@ -77,7 +92,7 @@ async def _register(url: str) -> None:
 def seed_fleet(url: str, t0: datetime) -> Fleet:
     end = t0 + timedelta(minutes=30)
     messages = [
-        *_minutes("tower", "roof", t0, [50.0] * 15 + [60.0] * 15),
+        *_minutes("tower", "roof", t0, [50.0] * 15 + [60.0] * 15, TOWER_SHARES),
         *_minutes("depot", "gate", t0, [70.0] * 10),
         _status("tower", "roof", 30, t0),
         _status("annex", "x1", 1, t0),

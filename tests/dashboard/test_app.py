@@ -3,6 +3,7 @@ success), the Fleet page's numbers and the Site page's levels, Lden and access r
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 import noisefleet_dashboard
 from noisefleet_dashboard import accounts
-from tests.dashboard.seed import PASSWORD, TOWER_LAEQ, Fleet, seed_fleet
+from tests.dashboard.seed import PASSWORD, TOWER_LAEQ, TOWER_TRAFFIC_SHARE, Fleet, seed_fleet
 
 pytestmark = pytest.mark.integration
 
@@ -96,8 +97,17 @@ def test_site_page_shows_levels_and_lden(live_fleet: Fleet):
     assert metrics["LAeq over the span"] == f"{TOWER_LAEQ:.1f} dB"  # 57.4 dB
     assert "resolution 1 min · 30 points" in at.caption[0].value
     assert "day 55 dB, evening 50 dB, night 45 dB" in at.caption[0].value
-    assert len(at.get("vega_lite_chart")) == 1
-    lden = at.dataframe[0].value
+    # Levels, what caused the noise (stacked bars) and the hour x day heat map.
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert len(specs) == 3
+    assert specs[1]["mark"]["type"] == "bar"
+    assert specs[2]["mark"]["type"] == "rect"
+    causes = at.dataframe[0].value
+    assert dict(zip(causes["cause"], causes["share of the energy"], strict=True)) == {
+        "traffic": f"{100 * TOWER_TRAFFIC_SHARE:.1f} %",  # 72.7 %
+        "background": f"{100 * (1 - TOWER_TRAFFIC_SHARE):.1f} %",
+    }
+    lden = at.dataframe[-1].value
     assert len(lden) >= 1
     assert lden["coverage"].iloc[-1] != "—"
     at.selectbox(key="site_span").select("30 minutes").run()

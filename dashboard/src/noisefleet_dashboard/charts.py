@@ -40,3 +40,38 @@ def level_chart(series: Sequence[dict[str, object]], title: str) -> alt.LayerCha
         )
     )
     return alt.layer(band, lines).properties(title=title, height=320)
+
+
+def share_chart(rows: Sequence[dict[str, object]], bucket_title: str) -> alt.Chart:
+    """Stacked bars: per bucket, the share of the energy per label (``causes`` rows)."""
+    frame = pd.DataFrame(list(rows), columns=["start", "label", "share"])
+    chart: alt.Chart = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("start:T", title=bucket_title),
+            y=alt.Y("share:Q", title="share of the energy (%)", scale=alt.Scale(domain=[0, 100])),
+            color=alt.Color("label:N", title="cause"),
+            order=alt.Order("share:Q", sort="descending"),
+            tooltip=["start:T", "label:N", alt.Tooltip("share:Q", format=".1f")],
+        )
+        .properties(height=260)
+    )
+    return chart
+
+
+def heat_map_chart(rows: Sequence[dict[str, object]]) -> alt.Chart:
+    """Hour of day × local date, coloured by the hour's LAeq (``causes.heat_map_rows``)."""
+    frame = pd.DataFrame(list(rows), columns=["day", "hour", "LAeq", "measured"])
+    chart: alt.Chart = (
+        alt.Chart(frame)
+        .mark_rect()
+        .encode(
+            x=alt.X("hour:O", title="hour of day (local)"),
+            y=alt.Y("day:O", title="day (local)", sort="descending"),
+            color=alt.Color("LAeq:Q", title="LAeq dB(A)", scale=alt.Scale(scheme="inferno")),
+            tooltip=["day:O", "hour:O", alt.Tooltip("LAeq:Q", format=".1f"), "measured:Q"],
+        )
+        .properties(height=alt.Step(14))
+    )
+    return chart

@@ -27,6 +27,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from noisefleet_dashboard import accounts, queries
 from noisefleet_dashboard.access import SiteScope, User
+from noisefleet_dashboard.causes import HourLevel, ShareRow
 from noisefleet_dashboard.config import CONFIG_FILE_ENV, DashboardConfig, load_config
 from noisefleet_dashboard.errors import DatabaseUnavailableError
 from noisefleet_dashboard.resolution import Resolution
@@ -182,6 +183,16 @@ def _lden(
         return queries.lden_days(conn, scope, site, sensor, first, last)
 
 
+def _causes(
+    db: _Db, scope: SiteScope, site: str, sensor: str, start: datetime, end: datetime
+) -> tuple[list[ShareRow], list[HourLevel]]:
+    with db.connection() as conn:
+        return (
+            queries.energy_shares(conn, scope, site, sensor, start, end),
+            queries.hourly_levels(conn, scope, site, sensor, start, end),
+        )
+
+
 @dataclass(frozen=True)
 class Cached:
     sites: Any
@@ -190,6 +201,7 @@ class Cached:
     site_sensors: Any
     levels: Any
     lden: Any
+    causes: Any
 
 
 @st.cache_resource(show_spinner=False)
@@ -202,6 +214,7 @@ def _cached(ttl_s: int) -> Cached:
         site_sensors=wrap(_site_sensors),
         levels=wrap(_levels),
         lden=wrap(_lden),
+        causes=wrap(_causes),
     )
 
 
@@ -240,5 +253,14 @@ class Data:
     def lden(self, site: str, sensor: str, first: date, last: date) -> list[queries.LdenDay]:
         result: list[queries.LdenDay] = self._cached.lden(
             self._db, self.scope, site, sensor, first, last
+        )
+        return result
+
+    def causes(
+        self, site: str, sensor: str, start: datetime, end: datetime
+    ) -> tuple[list[ShareRow], list[HourLevel]]:
+        """The hourly energy shares per label and the hourly levels of [start, end)."""
+        result: tuple[list[ShareRow], list[HourLevel]] = self._cached.causes(
+            self._db, self.scope, site, sensor, start, end
         )
         return result

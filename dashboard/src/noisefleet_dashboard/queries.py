@@ -16,6 +16,7 @@ from psycopg import sql
 from psycopg.rows import class_row
 
 from noisefleet_dashboard.access import SiteScope, scope_sql
+from noisefleet_dashboard.causes import HourLevel, ShareRow
 from noisefleet_dashboard.errors import QueryError
 from noisefleet_dashboard.resolution import Resolution
 
@@ -235,4 +236,42 @@ def lden_days(
         " WHERE site = %(site)s AND sensor = %(sensor)s AND day BETWEEN %(first)s AND %(last)s"
         f" AND {scope_sql()} ORDER BY day",
         _params(scope, site=site, sensor=sensor, first=first_day, last=last_day),
+    ).fetchall()
+
+
+def energy_shares(
+    conn: psycopg.Connection,
+    scope: SiteScope,
+    site: str,
+    sensor: str,
+    start: datetime,
+    end: datetime,
+) -> list[ShareRow]:
+    """The share of each UTC hour's A-weighted energy per label, hours starting in [start, end)."""
+    _check_span(start, end)
+    cursor = conn.cursor(row_factory=class_row(ShareRow))
+    return cursor.execute(
+        "SELECT start, label, share FROM noisefleet.energy_shares_1h"
+        " WHERE site = %(site)s AND sensor = %(sensor)s AND start >= %(start)s"
+        f" AND start < %(end)s AND {scope_sql()} ORDER BY start, label",
+        _params(scope, site=site, sensor=sensor, start=start, end=end),
+    ).fetchall()
+
+
+def hourly_levels(
+    conn: psycopg.Connection,
+    scope: SiteScope,
+    site: str,
+    sensor: str,
+    start: datetime,
+    end: datetime,
+) -> list[HourLevel]:
+    """Each UTC hour's LAeq and coverage (``levels_1h``), hours starting in [start, end)."""
+    _check_span(start, end)
+    cursor = conn.cursor(row_factory=class_row(HourLevel))
+    return cursor.execute(
+        "SELECT start, laeq_db, coverage FROM noisefleet.levels_1h"
+        " WHERE site = %(site)s AND sensor = %(sensor)s AND start >= %(start)s"
+        f" AND start < %(end)s AND {scope_sql()} ORDER BY start",
+        _params(scope, site=site, sensor=sensor, start=start, end=end),
     ).fetchall()

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import streamlit as st
 
-from noisefleet_dashboard import charts, data, formatting
+from noisefleet_dashboard import causes, charts, data, formatting
 from noisefleet_dashboard.access import may_see, scope_of
 from noisefleet_dashboard.resolution import SPANS, choose_resolution, window
 
@@ -60,6 +60,35 @@ def page() -> None:
         st.altair_chart(charts.level_chart(series, f"{site_id} / {sensor}"), key="site_chart")
     else:
         st.info("No levels in this span.")
+    st.subheader("What caused the noise")
+    shares, hours = store.causes(site_id, sensor, start, end)
+    overall = causes.span_shares(shares, hours)
+    if overall:
+        shown = causes.top_labels(overall)
+        bucket: causes.Bucket = "hour" if end - start <= timedelta(days=7) else "day"
+        rows = causes.share_chart_rows(
+            causes.bucket_shares(shares, hours, site.timezone, bucket), shown
+        )
+        st.caption(
+            "Share of the A-weighted sound energy per cause (the classifier's labels; "
+            "background: what no label explains), weighted by each hour's energy."
+        )
+        left, right = st.columns([1, 3])
+        left.dataframe(
+            pd.DataFrame(causes.share_table(overall)), hide_index=True, key="site_shares"
+        )
+        title = "hour (UTC)" if bucket == "hour" else f"day ({site.timezone})"
+        right.altair_chart(charts.share_chart(rows, title), key="site_share_chart")
+    else:
+        st.info("No energy shares in this span (they come with the hourly roll-ups).")
+    st.subheader("Hour × day")
+    heat_start = min(start, end - timedelta(days=14))
+    heat = causes.heat_map_rows(store.causes(site_id, sensor, heat_start, end)[1], site.timezone)
+    if heat:
+        st.caption(f"LAeq per hour of day (local time, {site.timezone}), the last 14 days or more.")
+        st.altair_chart(charts.heat_map_chart(heat), key="site_heat_map")
+    else:
+        st.info("No hourly levels in this period yet.")
     st.subheader("Lden per day")
     first_day = min(until - timedelta(days=13), (start.date()))
     days = store.lden(site_id, sensor, first_day, until)
