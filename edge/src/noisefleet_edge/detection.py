@@ -156,6 +156,8 @@ class SensorPipeline:
         self._audio: FloatArray = np.empty(0)  # classifier-rate samples not yet dropped
         self._audio_offset = 0  # index of self._audio[0] in the classifier-rate stream
         self._next_window = 0
+        # (log-mel columns, index of their first frame) of the last classified window
+        self._log_mel_cache: tuple[FloatArray, int] = (np.empty((0, 0)), 0)
         self._frames: deque[tuple[FrameLevel, bool]] = deque()  # (levels, gate open)
         self._frames_seen = 0  # frames received from the meter
         self._window_scores: dict[int, FloatArray | None] = {}
@@ -196,7 +198,9 @@ class SensorPipeline:
             self.gate_stats.windows_total += 1
             if any(gates):
                 segment = self._audio[start - self._audio_offset : stop - self._audio_offset]
-                self._window_scores[k] = self._classifier.segment_probabilities(segment)
+                self._window_scores[k] = self._classifier.segment_probabilities(
+                    segment, self._log_mel_of(start, segment)
+                )
                 self.gate_stats.windows_classified += 1
             else:
                 self._window_scores[k] = None
@@ -205,6 +209,26 @@ class SensorPipeline:
             if drop > 0:
                 self._audio = self._audio[drop:]
                 self._audio_offset += drop
+
+    def _log_mel_of(self, start: int, segment: FloatArray) -> FloatArray | None:
+        """The log-mel columns of the window starting at classifier-rate sample ``start``,
+        reusing the frames it shares with the last classified window (windows start on frame
+        boundaries: every frame is computed once, not twice). None for a waveform model."""
+        frontend = self._classifier.frontend
+        if frontend is None:
+            return None
+        hop = frontend.params.hop_length
+        first = start // hop
+        cached, cached_first = self._log_mel_cache
+        reuse_from = first - cached_first
+        if 0 < reuse_from < cached.shape[0]:
+            reused = cached[reuse_from:]
+            fresh = frontend.log_mel(segment[reused.shape[0] * hop :])
+            columns = np.concatenate((reused, fresh))
+        else:
+            columns = frontend.log_mel(segment)
+        self._log_mel_cache = (columns, first)
+        return columns
 
     def _push_ready_frames(self, final: bool) -> list[DetectedEvent]:
         events: list[DetectedEvent] = []
