@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from noisefleet_core.features.logmel import LogMelFrontend
+from noisefleet_core.features.logmel import LogMelFrontend, standardised_windows
 from noisefleet_core.features.resample import resample
 from noisefleet_core.features.tones import is_pure_tone
 from noisefleet_core.features.waveform import waveform_windows
@@ -191,9 +191,19 @@ class SoundClassifier:
                 out[i] = replacement
         return out
 
-    def segment_probabilities(self, segment: FloatArray) -> FloatArray:
-        """Scores of one window of audio at ``sample_rate_hz`` (the streaming pipeline's call)."""
-        probs = self.window_probabilities(self.windows(segment))
+    def segment_probabilities(
+        self, segment: FloatArray, log_mel: FloatArray | None = None
+    ) -> FloatArray:
+        """Scores of one window of audio at ``sample_rate_hz`` (the streaming pipeline's call).
+
+        ``log_mel``: the window's (window_frames, n_mels) log-mel columns when the caller has
+        them already (``LogMelFrontend.log_mel`` of ``segment``; half-overlapping windows share
+        half their frames, so a stream computes each frame once)."""
+        if log_mel is not None and self.frontend is not None:
+            windows = standardised_windows(log_mel, self.frontend.params)
+        else:
+            windows = self.windows(segment)
+        probs = self.window_probabilities(windows)
         guarded: FloatArray = self.tone_guarded(probs, segment[np.newaxis, :])[0]
         return guarded
 

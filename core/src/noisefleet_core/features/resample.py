@@ -119,6 +119,11 @@ class StreamingResampler:
         self._polyphase, self._group_lo = _polyphase_matrix(
             self._filter_taps, self.up, self.down, self._half_len
         )
+        span, up = self._polyphase.shape
+        steps = -(-span // self.down)
+        blocks = np.zeros((steps * self.down, up))
+        blocks[:span] = self._polyphase
+        self._polyphase_blocks = blocks.reshape(steps, self.down, up)
         # Input samples older than the newest one an output needs that still reach it through
         # the longest polyphase branch (ceil(len(h) / up) taps).
         self._history_len = -(-self._filter_taps.size // self.up) - 1
@@ -171,6 +176,26 @@ class StreamingResampler:
         """Output length of the whole signal: ``ceil(n * up / down)``, as resample_poly."""
         return -(-inputs_seen * self.up // self.down)
 
+    def _grouped_outputs(self, inputs: FloatArray, groups: int) -> FloatArray:
+        """(groups, up) outputs: group ``g`` is ``inputs[g * down : g * down + span] @ G``."""
+        span = self._polyphase.shape[0]
+        if self.down == 1:
+            # A contiguous copy first: BLAS on the strided view takes ~60 % longer, same sums.
+            windows = np.lib.stride_tricks.sliding_window_view(inputs, span)
+            return np.asarray(np.ascontiguousarray(windows).dot(self._polyphase))
+        # Decimating: the inputs as rows of `down` samples, and the matrix as `steps` blocks of
+        # `down` rows, so group g is sum over s of row g + s times block s. No (groups, span)
+        # copy of overlapping windows (4x faster for 48 -> 16 kHz and 44.1 -> 16 kHz, the same
+        # sums up to float rounding).
+        down, steps = self.down, self._polyphase_blocks.shape[0]
+        rows = np.zeros((groups - 1 + steps) * down)
+        rows[: inputs.size] = inputs
+        by_row = rows.reshape(-1, down)
+        out = by_row[:groups] @ self._polyphase_blocks[0]
+        for step in range(1, steps):
+            out += by_row[step : step + groups] @ self._polyphase_blocks[step]
+        return np.asarray(out)
+
     def _emit(self, stop: int) -> FloatArray:
         """Compute outputs ``_outputs_emitted .. stop - 1`` and drop history no longer needed."""
         first = self._outputs_emitted
@@ -192,9 +217,7 @@ class StreamingResampler:
                 inputs[known_from - begin : known_to - begin] = self._history[
                     known_from - self._history_start : known_to - self._history_start
                 ]
-            windows = np.lib.stride_tricks.sliding_window_view(inputs, span)[::down]
-            # A contiguous copy first: BLAS on the strided view takes ~60 % longer, same sums.
-            grouped = np.ascontiguousarray(windows).dot(self._polyphase).reshape(-1)
+            grouped = self._grouped_outputs(inputs, g1 - g0 + 1).reshape(-1)
             out[:] = grouped[first - g0 * up : first - g0 * up + count]
         self._outputs_emitted = first + count
         keep_from = self._last_input(self._outputs_emitted) - self._history_len
