@@ -44,6 +44,7 @@ def _alert_list(more: PagesData, user: User, site_ids: list[str]) -> None:
     if not rows:
         st.info("No alerts match.")
         return
+    st.caption("Times (since, fired, resolved) in UTC; the sites' own time zones on their pages.")
     st.dataframe(pd.DataFrame(alerts_view.alert_table(rows)), hide_index=True, key="alerts_table")
     writable = {r.alert_id: r for r in rows if may_write(user, r.site)}
     if not writable:
